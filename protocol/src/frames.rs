@@ -266,7 +266,9 @@ impl DecodeError {
     }
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "chat", "cancel", "resume", "models", "ping", "pong"];
+const CLIENT_TYPES: &[&str] = &[
+    "hello", "chat", "cancel", "resume", "models", "ping", "pong",
+];
 const SERVER_TYPES: &[&str] = &[
     "welcome", "models", "queued", "start", "delta", "end", "error", "ping", "pong",
 ];
@@ -468,10 +470,14 @@ mod tests {
             Err(DecodeError::UnknownType("sparkle".into()))
         );
         let err = ServerFrame::decode(r#"{"type":"delta","id":"r"}"#).unwrap_err();
-        assert!(matches!(err, DecodeError::InvalidFields { ref frame_type, .. } if frame_type == "delta"));
+        assert!(
+            matches!(err, DecodeError::InvalidFields { ref frame_type, .. } if frame_type == "delta")
+        );
         assert_eq!(err.code(), ErrorCode::BadFrame);
         assert_eq!(
-            ClientFrame::decode(r#"{"type":"nope"}"#).unwrap_err().code(),
+            ClientFrame::decode(r#"{"type":"nope"}"#)
+                .unwrap_err()
+                .code(),
             ErrorCode::UnknownType
         );
     }

@@ -42,7 +42,11 @@ impl fmt::Display for ParamError {
 
 impl std::error::Error for ParamError {}
 
-fn check_f32(field: &'static str, v: Option<f32>, r: &RangeInclusive<f32>) -> Result<(), ParamError> {
+fn check_f32(
+    field: &'static str,
+    v: Option<f32>,
+    r: &RangeInclusive<f32>,
+) -> Result<(), ParamError> {
     match v {
         Some(x) if !x.is_finite() || !r.contains(&x) => Err(ParamError {
             field,
@@ -57,7 +61,11 @@ impl Params {
     pub fn validate(&self) -> Result<(), ParamError> {
         check_f32("temperature", self.temperature, &TEMPERATURE)?;
         check_f32("top_p", self.top_p, &TOP_P)?;
-        check_f32("repetition_penalty", self.repetition_penalty, &REPETITION_PENALTY)?;
+        check_f32(
+            "repetition_penalty",
+            self.repetition_penalty,
+            &REPETITION_PENALTY,
+        )?;
         if let Some(m) = self.max_tokens {
             if !MAX_TOKENS.contains(&m) {
                 return Err(ParamError {
@@ -98,12 +106,48 @@ mod tests {
     #[test]
     fn out_of_range_fields_are_named() {
         let cases = [
-            (Params { temperature: Some(2.01), ..Default::default() }, "temperature"),
-            (Params { temperature: Some(f32::NAN), ..Default::default() }, "temperature"),
-            (Params { top_p: Some(-0.1), ..Default::default() }, "top_p"),
-            (Params { max_tokens: Some(0), ..Default::default() }, "max_tokens"),
-            (Params { max_tokens: Some(32_769), ..Default::default() }, "max_tokens"),
-            (Params { repetition_penalty: Some(3.0), ..Default::default() }, "repetition_penalty"),
+            (
+                Params {
+                    temperature: Some(2.01),
+                    ..Default::default()
+                },
+                "temperature",
+            ),
+            (
+                Params {
+                    temperature: Some(f32::NAN),
+                    ..Default::default()
+                },
+                "temperature",
+            ),
+            (
+                Params {
+                    top_p: Some(-0.1),
+                    ..Default::default()
+                },
+                "top_p",
+            ),
+            (
+                Params {
+                    max_tokens: Some(0),
+                    ..Default::default()
+                },
+                "max_tokens",
+            ),
+            (
+                Params {
+                    max_tokens: Some(32_769),
+                    ..Default::default()
+                },
+                "max_tokens",
+            ),
+            (
+                Params {
+                    repetition_penalty: Some(3.0),
+                    ..Default::default()
+                },
+                "repetition_penalty",
+            ),
         ];
         for (p, field) in cases {
             assert_eq!(p.validate().unwrap_err().field, field, "{p:?}");

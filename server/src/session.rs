@@ -1,0 +1,357 @@
+//! One WebSocket connection speaking the native protocol.
+//!
+//! A session reads client frames, answers them, and runs at most one reply
+//! at a time in its own task. Everything the session and its reply send
+//! goes through one writer task, so frames never interleave mid-write and a
+//! slow client slows its own engine down (bounded channel), nobody else's.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use chatwire_protocol::{
+    ChatRequest, ClientFrame, ErrorCode, FinishReason, ServerFrame, PROTOCOL_VERSION,
+};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{EngineEvent, GenerateRequest};
+use crate::AppState;
+
+/// Frames larger than this are refused by the WebSocket layer itself
+/// (the connection closes with 1009); below it, the configured
+/// `max_frame_bytes` is answered with a `frame_too_large` error frame.
+fn transport_cap(max_frame_bytes: usize) -> usize {
+    max_frame_bytes.saturating_mul(4).max(1 << 20)
+}
+
+const MAX_ID_LEN: usize = 128;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let cap = transport_cap(state.limits.max_frame_bytes);
+    ws.max_message_size(cap)
+        .max_frame_size(cap)
+        .on_upgrade(move |socket| run(state, socket))
+}
+
+enum Outgoing {
+    Frame(ServerFrame),
+    Close(u16, &'static str),
+}
+
+type Out = mpsc::Sender<Outgoing>;
+
+struct Running {
+    id: String,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    fn is_active(&self) -> bool {
+        !self.task.is_finished()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+async fn run(state: AppState, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut out_rx) = mpsc::channel::<Outgoing>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(item) = out_rx.recv().await {
+            let msg = match item {
+                Outgoing::Frame(f) => Message::Text(f.encode().into()),
+                Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })),
+            };
+            let closing = matches!(msg, Message::Close(_));
+            if sink.send(msg).await.is_err() || closing {
+                break;
+            }
+        }
+    });
+
+    let mut session = Session {
+        state: state.clone(),
+        out: out.clone(),
+        running: None,
+    };
+    let mut shutdown = state.shutdown.clone();
+    let mut heartbeat = tokio::time::interval(state.limits.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+    let mut last_seen = Instant::now();
+
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(Ok(msg)) = msg else { break };
+                last_seen = Instant::now();
+                match msg {
+                    Message::Text(text) => session.on_text(text.as_str()).await,
+                    Message::Binary(_) => {
+                        session
+                            .send(ServerFrame::error(None, ErrorCode::BadFrame, "binary frames are not part of the protocol; send JSON text frames"))
+                            .await;
+                    }
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() >= state.limits.idle_timeout {
+                    tracing::info!("closing idle connection");
+                    let _ = out.send(Outgoing::Close(1001, "idle timeout")).await;
+                    break;
+                }
+                session.send(ServerFrame::Ping { t: now_ms() }).await;
+            }
+            _ = shutdown.changed() => {
+                let _ = out.send(Outgoing::Close(1001, "server shutting down")).await;
+                break;
+            }
+        }
+    }
+
+    // Until replies outlive their connection (resume), a reply whose client
+    // is gone is cancelled so the engine stops working for nobody.
+    if let Some(r) = session.running.take() {
+        r.cancel.cancel();
+    }
+    drop(session);
+    drop(out);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+struct Session {
+    state: AppState,
+    out: Out,
+    running: Option<Running>,
+}
+
+impl Session {
+    async fn send(&self, frame: ServerFrame) {
+        let _ = self.out.send(Outgoing::Frame(frame)).await;
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let limit = self.state.limits.max_frame_bytes;
+        if text.len() > limit {
+            let msg = format!(
+                "frame of {} bytes exceeds the limit of {limit} bytes",
+                text.len()
+            );
+            self.send(ServerFrame::error(None, ErrorCode::FrameTooLarge, msg))
+                .await;
+            return;
+        }
+        let frame = match ClientFrame::decode(text) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(error = %e, "undecodable client frame");
+                self.send(ServerFrame::error(None, e.code(), e.to_string()))
+                    .await;
+                return;
+            }
+        };
+        match frame {
+            ClientFrame::Hello { v, .. } if v != PROTOCOL_VERSION => {
+                let msg =
+                    format!("this server speaks protocol version {PROTOCOL_VERSION}, not {v}");
+                self.send(ServerFrame::error(None, ErrorCode::UnsupportedVersion, msg))
+                    .await;
+            }
+            ClientFrame::Hello { .. } => {
+                let welcome = ServerFrame::Welcome {
+                    v: PROTOCOL_VERSION,
+                    server: concat!("chatwire-server/", env!("CARGO_PKG_VERSION")).into(),
+                    models: self.state.engine.models(),
+                    heartbeat_ms: u64::try_from(self.state.limits.heartbeat.as_millis())
+                        .unwrap_or(u64::MAX),
+                    max_frame_bytes: limit,
+                };
+                self.send(welcome).await;
+            }
+            ClientFrame::Models => {
+                let models = self.state.engine.models();
+                self.send(ServerFrame::Models { models }).await;
+            }
+            ClientFrame::Ping { t } => self.send(ServerFrame::Pong { t }).await,
+            ClientFrame::Pong { .. } => {}
+            ClientFrame::Cancel { id } => self.cancel(id).await,
+            ClientFrame::Resume { id, .. } => {
+                let msg = "this server does not keep replies across connections";
+                self.send(ServerFrame::error(
+                    Some(&id),
+                    ErrorCode::ResumeUnavailable,
+                    msg,
+                ))
+                .await;
+            }
+            ClientFrame::Chat(req) => self.start(req).await,
+        }
+    }
+
+    async fn cancel(&mut self, id: String) {
+        match &self.running {
+            Some(r) if r.id == id && r.is_active() => r.cancel.cancel(),
+            _ => {
+                let msg = format!("no reply `{id}` is running on this connection");
+                self.send(ServerFrame::error(Some(&id), ErrorCode::NotRunning, msg))
+                    .await;
+            }
+        }
+    }
+
+    /// Checks a chat request; returns the model to use or the error frame.
+    fn admit(&self, req: &ChatRequest) -> Result<String, ServerFrame> {
+        let refuse = |code, msg: String| Err(ServerFrame::error(Some(&req.id), code, msg));
+        if req.id.is_empty() || req.id.len() > MAX_ID_LEN {
+            return refuse(
+                ErrorCode::BadFrame,
+                format!("chat.id must be 1 to {MAX_ID_LEN} bytes"),
+            );
+        }
+        if let Some(r) = self.running.as_ref().filter(|r| r.is_active()) {
+            return refuse(
+                ErrorCode::Busy,
+                format!(
+                    "reply `{}` is still running on this connection; cancel it or wait for its end",
+                    r.id
+                ),
+            );
+        }
+        if req.messages.is_empty() {
+            return refuse(ErrorCode::BadFrame, "chat.messages is empty".into());
+        }
+        if let Err(e) = req.params.validate() {
+            return refuse(ErrorCode::InvalidParams, e.to_string());
+        }
+        let models = self.state.engine.models();
+        match &req.model {
+            None => Ok(models.first().map(|m| m.id.clone()).unwrap_or_default()),
+            Some(m) if models.iter().any(|x| &x.id == m) => Ok(m.clone()),
+            Some(m) => refuse(
+                ErrorCode::UnknownModel,
+                format!("no model `{m}` on this server"),
+            ),
+        }
+    }
+
+    async fn start(&mut self, req: ChatRequest) {
+        let model = match self.admit(&req) {
+            Ok(m) => m,
+            Err(frame) => return self.send(frame).await,
+        };
+        if let Some(log) = &self.state.replies {
+            log.start(&req, &model);
+        }
+        let cancel = CancellationToken::new();
+        let id = req.id.clone();
+        let reply = Reply {
+            state: self.state.clone(),
+            out: self.out.clone(),
+            id: id.clone(),
+            seq: 0,
+        };
+        let task = tokio::spawn(reply.stream(req, model, cancel.clone()));
+        self.running = Some(Running { id, cancel, task });
+    }
+}
+
+/// One reply being streamed to the client.
+struct Reply {
+    state: AppState,
+    out: Out,
+    id: String,
+    seq: u64,
+}
+
+impl Reply {
+    async fn send(&self, frame: ServerFrame) -> bool {
+        self.out.send(Outgoing::Frame(frame)).await.is_ok()
+    }
+
+    async fn end(&mut self, finish_reason: FinishReason, usage: Option<chatwire_protocol::Usage>) {
+        self.seq += 1;
+        if let Some(log) = &self.state.replies {
+            log.finish(&self.id, finish_reason);
+        }
+        let frame = ServerFrame::End {
+            id: self.id.clone(),
+            seq: self.seq,
+            finish_reason,
+            usage,
+        };
+        self.send(frame).await;
+    }
+
+    async fn stream(mut self, req: ChatRequest, model: String, cancel: CancellationToken) {
+        let start = ServerFrame::Start {
+            id: self.id.clone(),
+            seq: 0,
+            model: model.clone(),
+        };
+        if !self.send(start).await {
+            return;
+        }
+        let mut tokens = self.state.engine.generate(GenerateRequest {
+            model,
+            messages: req.messages,
+            params: req.params,
+        });
+        loop {
+            let event = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    drop(tokens);
+                    return self.end(FinishReason::Cancelled, None).await;
+                }
+                ev = tokens.next() => ev,
+            };
+            match event {
+                Some(Ok(EngineEvent::Token(text))) => {
+                    self.seq += 1;
+                    if let Some(log) = &self.state.replies {
+                        log.token(&self.id, &text);
+                    }
+                    let delta = ServerFrame::Delta {
+                        id: self.id.clone(),
+                        seq: self.seq,
+                        text,
+                    };
+                    if !self.send(delta).await {
+                        return;
+                    }
+                }
+                Some(Ok(EngineEvent::Done {
+                    finish_reason,
+                    usage,
+                })) => return self.end(finish_reason, Some(usage)).await,
+                Some(Err(e)) => {
+                    tracing::warn!(reply = %self.id, code = e.code.as_str(), "engine error: {}", e.message);
+                    self.send(ServerFrame::error(Some(&self.id), e.code, e.message))
+                        .await;
+                    return self.end(FinishReason::Error, None).await;
+                }
+                None => {
+                    let msg = "the engine stopped without finishing the reply";
+                    self.send(ServerFrame::error(Some(&self.id), ErrorCode::Internal, msg))
+                        .await;
+                    return self.end(FinishReason::Error, None).await;
+                }
+            }
+        }
+    }
+}

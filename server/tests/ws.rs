@@ -1,0 +1,504 @@
+//! The native protocol end to end: a real server on port 0 and a real
+//! WebSocket client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatwire_protocol::{
+    ChatMessage, ChatRequest, ClientFrame, ErrorCode, FinishReason, Params, Role, ServerFrame,
+};
+use chatwire_server::debug::ReplyLog;
+use chatwire_server::engine::scripted::{ScriptedConfig, ScriptedEngine};
+use chatwire_server::{router, AppState, Limits};
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Server {
+    addr: SocketAddr,
+    log: ReplyLog,
+    shutdown: watch::Sender<bool>,
+}
+
+async fn server_with(config: ScriptedConfig, limits: Limits) -> Server {
+    let (shutdown, rx) = watch::channel(false);
+    let log = ReplyLog::default();
+    let state = AppState {
+        engine: Arc::new(ScriptedEngine::new(config)),
+        limits,
+        replies: Some(log.clone()),
+        shutdown: rx,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(state, None)).await });
+    Server {
+        addr,
+        log,
+        shutdown,
+    }
+}
+
+async fn server() -> Server {
+    server_with(
+        ScriptedConfig {
+            reply: None,
+            tokens: 20,
+            tokens_per_second: 0.0,
+        },
+        Limits::default(),
+    )
+    .await
+}
+
+async fn connect(s: &Server) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", s.addr))
+        .await
+        .unwrap();
+    ws
+}
+
+async fn send(ws: &mut Ws, frame: &ClientFrame) {
+    ws.send(Message::Text(frame.encode().into())).await.unwrap();
+}
+
+async fn send_raw(ws: &mut Ws, text: &str) {
+    ws.send(Message::Text(text.to_owned().into()))
+        .await
+        .unwrap();
+}
+
+/// Next protocol frame, skipping heartbeats.
+async fn recv(ws: &mut Ws) -> ServerFrame {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("no frame within 10 s")
+            .expect("socket closed")
+            .expect("socket error");
+        if let Message::Text(t) = msg {
+            let frame = ServerFrame::decode(t.as_str()).expect("server sent an undecodable frame");
+            if !matches!(frame, ServerFrame::Ping { .. }) {
+                return frame;
+            }
+        }
+    }
+}
+
+fn chat(id: &str, prompt: &str, params: Params) -> ClientFrame {
+    ClientFrame::Chat(ChatRequest {
+        id: id.into(),
+        model: None,
+        messages: vec![ChatMessage {
+            role: Role::User,
+            content: prompt.into(),
+        }],
+        params,
+    })
+}
+
+/// Collects a reply up to its end frame: (text, seqs, finish reason).
+async fn collect(ws: &mut Ws) -> (String, Vec<u64>, FinishReason) {
+    let mut text = String::new();
+    let mut seqs = Vec::new();
+    loop {
+        match recv(ws).await {
+            ServerFrame::Start { seq, .. } => seqs.push(seq),
+            ServerFrame::Delta { seq, text: t, .. } => {
+                seqs.push(seq);
+                text.push_str(&t);
+            }
+            ServerFrame::End {
+                seq, finish_reason, ..
+            } => {
+                seqs.push(seq);
+                return (text, seqs, finish_reason);
+            }
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn hello_is_answered_with_welcome_and_models() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    send(&mut ws, &ClientFrame::Hello { v: 1, client: None }).await;
+    match recv(&mut ws).await {
+        ServerFrame::Welcome { v, models, .. } => {
+            assert_eq!(v, 1);
+            assert_eq!(models[0].id, "scripted");
+        }
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    send(&mut ws, &ClientFrame::Models).await;
+    assert!(matches!(recv(&mut ws).await, ServerFrame::Models { models } if models.len() == 1));
+}
+
+#[tokio::test]
+async fn a_reply_streams_in_sequence_and_ends_with_usage() {
+    let s = server_with(
+        ScriptedConfig {
+            reply: Some("Hello from the scripted engine.".into()),
+            tokens: 0,
+            tokens_per_second: 0.0,
+        },
+        Limits::default(),
+    )
+    .await;
+    let mut ws = connect(&s).await;
+    send(&mut ws, &chat("r1", "hi", Params::default())).await;
+    let (text, seqs, reason) = collect(&mut ws).await;
+    assert_eq!(text, "Hello from the scripted engine.");
+    assert_eq!(reason, FinishReason::Stop);
+    let expected: Vec<u64> = (0..seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "seq counts up from 0 with no gap");
+}
+
+#[tokio::test]
+async fn max_tokens_ends_with_length_and_params_reach_the_engine() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    let params = Params {
+        temperature: Some(0.3),
+        top_p: Some(0.8),
+        max_tokens: Some(5),
+        ..Default::default()
+    };
+    send(&mut ws, &chat("r1", "hi", params)).await;
+    let (_, seqs, reason) = collect(&mut ws).await;
+    assert_eq!(reason, FinishReason::Length);
+    assert_eq!(seqs.len(), 1 + 5 + 1);
+    let rec = &s.log.snapshot()[0];
+    assert_eq!(rec.request.params, params);
+    assert_eq!(rec.tokens_sent, 5);
+}
+
+#[tokio::test]
+async fn cancel_stops_generation_and_is_acknowledged() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    send(
+        &mut ws,
+        &chat("r1", "!tokens=100000 !tps=50", Params::default()),
+    )
+    .await;
+    // Wait for two deltas, then cancel.
+    let mut deltas = 0;
+    while deltas < 2 {
+        if let ServerFrame::Delta { .. } = recv(&mut ws).await {
+            deltas += 1;
+        }
+    }
+    send(&mut ws, &ClientFrame::Cancel { id: "r1".into() }).await;
+    loop {
+        match recv(&mut ws).await {
+            ServerFrame::Delta { .. } => continue,
+            ServerFrame::End { finish_reason, .. } => {
+                assert_eq!(finish_reason, FinishReason::Cancelled);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let sent = s.log.snapshot()[0].tokens_sent;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        s.log.snapshot()[0].tokens_sent,
+        sent,
+        "generation went on after cancel"
+    );
+    assert!(sent < 100);
+}
+
+#[tokio::test]
+async fn cancel_before_the_first_token_works() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    send(&mut ws, &chat("r1", "!delay_ms=5000", Params::default())).await;
+    send(&mut ws, &ClientFrame::Cancel { id: "r1".into() }).await;
+    let (text, _, reason) = collect(&mut ws).await;
+    assert_eq!(reason, FinishReason::Cancelled);
+    assert_eq!(text, "");
+}
+
+#[tokio::test]
+async fn cancel_of_an_unknown_reply_is_not_running() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    send(&mut ws, &ClientFrame::Cancel { id: "nope".into() }).await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error { code: ErrorCode::NotRunning, id: Some(id), .. } if id == "nope"
+    ));
+}
+
+#[tokio::test]
+async fn a_second_reply_while_one_runs_is_busy() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    send(&mut ws, &chat("r1", "!tps=5", Params::default())).await;
+    assert!(matches!(recv(&mut ws).await, ServerFrame::Start { .. }));
+    send(&mut ws, &chat("r2", "again", Params::default())).await;
+    loop {
+        match recv(&mut ws).await {
+            ServerFrame::Delta { .. } => continue,
+            ServerFrame::Error { code, id, .. } => {
+                assert_eq!(code, ErrorCode::Busy);
+                assert_eq!(id.as_deref(), Some("r2"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn engine_errors_become_error_then_end() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    send(&mut ws, &chat("r1", "!error=3", Params::default())).await;
+    let mut deltas = 0;
+    loop {
+        match recv(&mut ws).await {
+            ServerFrame::Start { .. } => {}
+            ServerFrame::Delta { .. } => deltas += 1,
+            ServerFrame::Error { code, id, .. } => {
+                assert_eq!(code, ErrorCode::Engine);
+                assert_eq!(id.as_deref(), Some("r1"));
+            }
+            ServerFrame::End { finish_reason, .. } => {
+                assert_eq!(finish_reason, FinishReason::Error);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(deltas, 3);
+    // The connection keeps working.
+    send(&mut ws, &chat("r2", "again", Params::default())).await;
+    assert_eq!(collect(&mut ws).await.2, FinishReason::Stop);
+}
+
+#[tokio::test]
+async fn bad_frames_are_answered_and_the_socket_survives() {
+    let s = server_with(
+        ScriptedConfig::default(),
+        Limits {
+            max_frame_bytes: 1024,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let mut ws = connect(&s).await;
+    send_raw(&mut ws, "{not json").await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+    send_raw(&mut ws, r#"{"type":"teleport"}"#).await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::UnknownType,
+            ..
+        }
+    ));
+    send_raw(&mut ws, r#"{"type":"chat","id":"x"}"#).await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+    let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(2000));
+    send_raw(&mut ws, &big).await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::FrameTooLarge,
+            ..
+        }
+    ));
+    ws.send(Message::Binary(vec![1u8, 2, 3].into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+    send(
+        &mut ws,
+        &ClientFrame::Hello {
+            v: 99,
+            client: None,
+        },
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::UnsupportedVersion,
+            ..
+        }
+    ));
+    send(
+        &mut ws,
+        &chat(
+            "r1",
+            "hi",
+            Params {
+                temperature: Some(5.0),
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::InvalidParams,
+            ..
+        }
+    ));
+    let mut unknown_model = chat("r2", "hi", Params::default());
+    if let ClientFrame::Chat(req) = &mut unknown_model {
+        req.model = Some("gpt-17".into());
+    }
+    send(&mut ws, &unknown_model).await;
+    assert!(matches!(
+        recv(&mut ws).await,
+        ServerFrame::Error {
+            code: ErrorCode::UnknownModel,
+            ..
+        }
+    ));
+    // Still alive.
+    send(&mut ws, &ClientFrame::Ping { t: 42 }).await;
+    assert_eq!(recv(&mut ws).await, ServerFrame::Pong { t: 42 });
+}
+
+#[tokio::test]
+async fn server_pings_and_closes_idle_and_on_shutdown() {
+    let s = server_with(
+        ScriptedConfig::default(),
+        Limits {
+            heartbeat: Duration::from_millis(100),
+            idle_timeout: Duration::from_millis(350),
+            ..Limits::default()
+        },
+    )
+    .await;
+    let mut ws = connect(&s).await;
+    let mut pings = 0;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(t))) => {
+                if let Ok(ServerFrame::Ping { .. }) = ServerFrame::decode(t.as_str()) {
+                    pings += 1;
+                }
+            }
+            Some(Ok(Message::Close(frame))) => break frame,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(pings >= 2, "got {pings} pings");
+    assert_eq!(close.unwrap().reason.as_str(), "idle timeout");
+
+    let mut ws = connect(&s).await;
+    s.shutdown.send(true).unwrap();
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1001);
+}
+
+#[tokio::test]
+async fn static_files_are_served_compressed_with_cache_headers() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let dir = std::env::temp_dir().join(format!("chatwire-dist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>t</title>".repeat(50),
+    )
+    .unwrap();
+    std::fs::write(dir.join("app-0123456789abcdef_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let (_tx, rx) = watch::channel(false);
+    let state = AppState {
+        engine: Arc::new(ScriptedEngine::new(ScriptedConfig::default())),
+        limits: Limits::default(),
+        replies: None,
+        shutdown: rx,
+    };
+    let app = router(state, Some(dir.clone()));
+
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/html");
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
+
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/app-0123456789abcdef_bg.wasm")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert!(res.headers()[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..4], b"\0asm");
+
+    let res = app
+        .oneshot(Request::get("/debug/replies").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "debug API must be off unless enabled"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
