@@ -1,1 +1,16 @@
-fn main() {}
+//! chatwire: a Leptos chat frontend for LLM backends that stream over
+//! WebSocket.
+
+mod chat;
+mod config;
+mod conn_state;
+mod params;
+mod protocol;
+mod reconnect;
+mod transport;
+mod ui;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(ui::app::App);
+}

@@ -1,0 +1,208 @@
+//! The parameter controls' input rules: text typed into a control becomes a
+//! value in range or a message saying why not.
+
+use chatwire_protocol::{Params, MAX_TOKENS, TEMPERATURE, TOP_P};
+use std::ops::RangeInclusive;
+
+/// The raw text of each control, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamInputs {
+    pub temperature: String,
+    pub top_p: String,
+    pub max_tokens: String,
+}
+
+impl Default for ParamInputs {
+    fn default() -> Self {
+        Self {
+            temperature: "0.7".into(),
+            top_p: "0.9".into(),
+            max_tokens: "512".into(),
+        }
+    }
+}
+
+pub fn parse_f32(raw: &str, range: &RangeInclusive<f32>) -> Result<f32, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("required".into());
+    }
+    match raw.parse::<f32>() {
+        Ok(v) if v.is_finite() && range.contains(&v) => Ok(v),
+        Ok(_) => Err(format!("between {} and {}", range.start(), range.end())),
+        Err(_) => Err("not a number".into()),
+    }
+}
+
+pub fn parse_u32(raw: &str, range: &RangeInclusive<u32>) -> Result<u32, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("required".into());
+    }
+    match raw.parse::<u64>() {
+        Ok(v) if v >= u64::from(*range.start()) && v <= u64::from(*range.end()) => {
+            u32::try_from(v).map_err(|_| "too large".into())
+        }
+        Ok(_) => Err(format!(
+            "a whole number between {} and {}",
+            range.start(),
+            range.end()
+        )),
+        Err(_) => Err("a whole number".into()),
+    }
+}
+
+impl ParamInputs {
+    pub fn temperature(&self) -> Result<f32, String> {
+        parse_f32(&self.temperature, &TEMPERATURE)
+    }
+
+    pub fn top_p(&self) -> Result<f32, String> {
+        parse_f32(&self.top_p, &TOP_P)
+    }
+
+    pub fn max_tokens(&self) -> Result<u32, String> {
+        parse_u32(&self.max_tokens, &MAX_TOKENS)
+    }
+
+    /// The parameters for a request, or the first control that is invalid.
+    pub fn to_params(&self) -> Result<Params, String> {
+        let temperature = self
+            .temperature()
+            .map_err(|e| format!("temperature: {e}"))?;
+        let top_p = self.top_p().map_err(|e| format!("top_p: {e}"))?;
+        let max_tokens = self.max_tokens().map_err(|e| format!("max_tokens: {e}"))?;
+        Ok(Params {
+            temperature: Some(temperature),
+            top_p: Some(top_p),
+            max_tokens: Some(max_tokens),
+            ..Params::default()
+        })
+    }
+}
+
+/// One parameter control: what the panel needs to render and bind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Temperature,
+    TopP,
+    MaxTokens,
+}
+
+impl Field {
+    pub const ALL: [Field; 3] = [Field::Temperature, Field::TopP, Field::MaxTokens];
+
+    /// The control's `data-testid`.
+    pub fn test_id(self) -> &'static str {
+        match self {
+            Field::Temperature => "temperature",
+            Field::TopP => "top-p",
+            Field::MaxTokens => "max-tokens",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Temperature => "Temperature",
+            Field::TopP => "Top p",
+            Field::MaxTokens => "Max tokens",
+        }
+    }
+
+    /// `(min, max, step)` for the input element.
+    pub fn bounds(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Field::Temperature => ("0", "2", "0.1"),
+            Field::TopP => ("0", "1", "0.05"),
+            Field::MaxTokens => ("1", "32768", "1"),
+        }
+    }
+
+    pub fn get(self, p: &ParamInputs) -> &str {
+        match self {
+            Field::Temperature => &p.temperature,
+            Field::TopP => &p.top_p,
+            Field::MaxTokens => &p.max_tokens,
+        }
+    }
+
+    pub fn set(self, p: &mut ParamInputs, value: String) {
+        match self {
+            Field::Temperature => p.temperature = value,
+            Field::TopP => p.top_p = value,
+            Field::MaxTokens => p.max_tokens = value,
+        }
+    }
+
+    /// Why the current text is refused, if it is.
+    pub fn problem(self, p: &ParamInputs) -> Option<String> {
+        match self {
+            Field::Temperature => p.temperature().err(),
+            Field::TopP => p.top_p().err(),
+            Field::MaxTokens => p.max_tokens().err(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_bind_their_own_input() {
+        let mut p = ParamInputs::default();
+        for f in Field::ALL {
+            f.set(&mut p, "x".into());
+            assert_eq!(f.get(&p), "x");
+            assert!(f.problem(&p).is_some(), "{f:?}");
+        }
+        assert_eq!(Field::TopP.test_id(), "top-p");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let p = ParamInputs::default().to_params().unwrap();
+        assert_eq!(p.temperature, Some(0.7));
+        assert_eq!(p.top_p, Some(0.9));
+        assert_eq!(p.max_tokens, Some(512));
+        assert_eq!(p.validate(), Ok(()));
+    }
+
+    #[test]
+    fn out_of_range_and_garbage_are_refused() {
+        let bad = |t: &str, p: &str, m: &str| {
+            ParamInputs {
+                temperature: t.into(),
+                top_p: p.into(),
+                max_tokens: m.into(),
+            }
+            .to_params()
+            .unwrap_err()
+        };
+        assert!(bad("2.5", "0.9", "10").starts_with("temperature"));
+        assert!(bad("-0.1", "0.9", "10").starts_with("temperature"));
+        assert!(bad("abc", "0.9", "10").starts_with("temperature"));
+        assert!(bad("NaN", "0.9", "10").starts_with("temperature"));
+        assert!(bad("1", "1.01", "10").starts_with("top_p"));
+        assert!(bad("1", "0.5", "0").starts_with("max_tokens"));
+        assert!(bad("1", "0.5", "32769").starts_with("max_tokens"));
+        assert!(bad("1", "0.5", "12.5").starts_with("max_tokens"));
+        assert!(bad("1", "0.5", "99999999999999999999").starts_with("max_tokens"));
+        assert!(bad("1", "0.5", "").starts_with("max_tokens"));
+    }
+
+    #[test]
+    fn bounds_and_whitespace_are_accepted() {
+        let p = ParamInputs {
+            temperature: " 2 ".into(),
+            top_p: "0".into(),
+            max_tokens: "32768".into(),
+        }
+        .to_params()
+        .unwrap();
+        assert_eq!(
+            (p.temperature, p.top_p, p.max_tokens),
+            (Some(2.0), Some(0.0), Some(32768))
+        );
+    }
+}

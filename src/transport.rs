@@ -1,0 +1,292 @@
+//! The WebSocket lifecycle: one supervisor task owns the socket and is the
+//! only reconnect path. It connects, lets the dialect say hello, forwards
+//! frames both ways, sends heartbeats, declares a silent socket dead, and on
+//! any loss waits out the [`Backoff`] delay and starts over. The socket and
+//! its event closures live inside the task: when a connection ends they are
+//! dropped with it, so nothing leaks across reconnects.
+
+use std::rc::Rc;
+
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::{select_biased, FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message as WsMessage, State as WsState};
+use gloo_timers::future::TimeoutFuture;
+
+use crate::conn_state::ConnState;
+use crate::protocol::{Dialect, EndReason, Event, Turn};
+use crate::reconnect::Backoff;
+
+/// How long a connection attempt may stay in CONNECTING.
+const CONNECT_TIMEOUT_MS: u32 = 10_000;
+/// How often the link checks heartbeats.
+const TICK_MS: u32 = 1_000;
+
+/// What the UI asks of the link.
+pub enum Command {
+    Send(Turn),
+    Stop(String),
+}
+
+/// What the link tells the UI.
+pub enum LinkEvent {
+    State(ConnState),
+    Event(Event),
+    /// A frame the dialect could not decode.
+    Undecodable(String),
+    /// An open connection was lost.
+    Lost,
+}
+
+/// The UI's handle on the link. Dropping every handle ends the task.
+#[derive(Clone)]
+pub struct Link {
+    tx: UnboundedSender<Command>,
+}
+
+impl Link {
+    pub fn send(&self, cmd: Command) -> Result<(), String> {
+        self.tx
+            .unbounded_send(cmd)
+            .map_err(|_| "the connection task has ended; reload the page".to_string())
+    }
+}
+
+type Emit = Rc<dyn Fn(LinkEvent)>;
+
+pub fn spawn(url: String, dialect: Dialect, emit: impl Fn(LinkEvent) + 'static) -> Link {
+    let (tx, rx) = unbounded();
+    leptos::task::spawn_local(supervise(url, dialect, rx, Rc::new(emit)));
+    Link { tx }
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+enum Outcome {
+    /// Every [`Link`] is gone.
+    AppGone,
+    /// The backend cannot be used; do not retry.
+    Fatal(String),
+    /// The connection ended or never opened; retry.
+    Dropped { was_ready: bool },
+}
+
+async fn supervise(
+    url: String,
+    mut dialect: Dialect,
+    mut rx: UnboundedReceiver<Command>,
+    emit: Emit,
+) {
+    let mut backoff = Backoff::default();
+    let mut first = true;
+    loop {
+        emit(LinkEvent::State(if first {
+            ConnState::Connecting
+        } else {
+            ConnState::Reconnecting {
+                attempt: backoff.attempt(),
+                retry_in_ms: 0,
+            }
+        }));
+        let outcome = run_connection(&url, &mut dialect, &mut rx, &emit, &mut backoff).await;
+        dialect.on_close();
+        match outcome {
+            Outcome::AppGone => return,
+            Outcome::Fatal(reason) => {
+                emit(LinkEvent::State(ConnState::Closed { reason }));
+                return;
+            }
+            Outcome::Dropped { was_ready } => {
+                if was_ready {
+                    emit(LinkEvent::Lost);
+                }
+            }
+        }
+        first = false;
+        let delay = backoff.next_delay(js_sys::Math::random());
+        let delay_ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+        emit(LinkEvent::State(ConnState::Reconnecting {
+            attempt: backoff.attempt(),
+            retry_in_ms: delay_ms,
+        }));
+        if wait_answering(delay_ms, &mut rx, &emit).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Waits `ms` while disconnected; commands that arrive are answered at once
+/// (a turn cannot be sent). Err when the app is gone.
+async fn wait_answering(
+    ms: u32,
+    rx: &mut UnboundedReceiver<Command>,
+    emit: &Emit,
+) -> Result<(), ()> {
+    let mut sleep = TimeoutFuture::new(ms).fuse();
+    loop {
+        select_biased! {
+            _ = sleep => return Ok(()),
+            cmd = rx.next() => match cmd {
+                None => return Err(()),
+                Some(Command::Send(turn)) => emit(LinkEvent::Event(Event::Error {
+                    reply: Some(turn.reply_id),
+                    message: "Not connected; the message was not sent.".into(),
+                    fatal: false,
+                })),
+                Some(Command::Stop(reply)) => emit(LinkEvent::Event(Event::End {
+                    reply,
+                    reason: EndReason::Cancelled,
+                    usage: None,
+                })),
+            },
+        }
+    }
+}
+
+async fn send_all(ws: &mut WebSocket, frames: Vec<String>) -> bool {
+    for f in frames {
+        if ws.send(WsMessage::Text(f)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+enum Step {
+    Frame(Option<Result<WsMessage, gloo_net::websocket::WebSocketError>>),
+    Command(Option<Command>),
+    Tick,
+}
+
+async fn run_connection(
+    url: &str,
+    dialect: &mut Dialect,
+    rx: &mut UnboundedReceiver<Command>,
+    emit: &Emit,
+    backoff: &mut Backoff,
+) -> Outcome {
+    let mut ws = match WebSocket::open(url) {
+        Ok(ws) => ws,
+        Err(e) => return Outcome::Fatal(format!("cannot open {url}: {e}")),
+    };
+    let opened = {
+        let mut ready = futures::future::poll_fn(|cx| ws.poll_ready_unpin(cx)).fuse();
+        let mut timeout = TimeoutFuture::new(CONNECT_TIMEOUT_MS).fuse();
+        select_biased! {
+            r = ready => r.is_ok(),
+            _ = timeout => false,
+        }
+    };
+    if !opened || !matches!(ws.state(), WsState::Open) {
+        return Outcome::Dropped { was_ready: false };
+    }
+    if !send_all(&mut ws, dialect.on_open()).await {
+        return Outcome::Dropped { was_ready: false };
+    }
+
+    let mut ready = false;
+    let mut last_rx = now_ms();
+    let mut last_ping = now_ms();
+    let mut tick = TimeoutFuture::new(TICK_MS).fuse();
+    loop {
+        let step = select_biased! {
+            frame = ws.next().fuse() => Step::Frame(frame),
+            cmd = rx.next() => Step::Command(cmd),
+            _ = tick => Step::Tick,
+        };
+        match step {
+            Step::Frame(None) => return Outcome::Dropped { was_ready: ready },
+            // The error and close events precede the end of the stream.
+            Step::Frame(Some(Err(_))) => {}
+            Step::Frame(Some(Ok(WsMessage::Bytes(_)))) => {
+                last_rx = now_ms();
+                emit(LinkEvent::Undecodable("a binary frame".into()));
+            }
+            Step::Frame(Some(Ok(WsMessage::Text(text)))) => {
+                last_rx = now_ms();
+                let decoded = match dialect.decode(&text) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        emit(LinkEvent::Undecodable(e.to_string()));
+                        continue;
+                    }
+                };
+                if let Some(answer) = decoded.answer {
+                    if !send_all(&mut ws, vec![answer]).await {
+                        return Outcome::Dropped { was_ready: ready };
+                    }
+                }
+                for event in decoded.events {
+                    match &event {
+                        Event::Ready { .. } if !ready => {
+                            ready = true;
+                            backoff.reset();
+                            emit(LinkEvent::State(ConnState::Open));
+                        }
+                        Event::Error {
+                            fatal: true,
+                            message,
+                            ..
+                        } => {
+                            let reason = message.clone();
+                            emit(LinkEvent::Event(event));
+                            return Outcome::Fatal(reason);
+                        }
+                        _ => {}
+                    }
+                    emit(LinkEvent::Event(event));
+                }
+            }
+            Step::Command(None) => return Outcome::AppGone,
+            Step::Command(Some(Command::Send(turn))) => {
+                if !ready {
+                    emit(LinkEvent::Event(Event::Error {
+                        reply: Some(turn.reply_id),
+                        message: "Not connected yet; the message was not sent.".into(),
+                        fatal: false,
+                    }));
+                    continue;
+                }
+                let frames = dialect.encode_turn(&turn);
+                if !send_all(&mut ws, frames).await {
+                    emit(LinkEvent::Event(Event::Error {
+                        reply: Some(turn.reply_id),
+                        message: "The message could not be sent: the connection failed.".into(),
+                        fatal: false,
+                    }));
+                    return Outcome::Dropped { was_ready: ready };
+                }
+            }
+            Step::Command(Some(Command::Stop(reply))) => {
+                let frames = dialect.encode_stop(&reply);
+                if !send_all(&mut ws, frames).await {
+                    return Outcome::Dropped { was_ready: ready };
+                }
+            }
+            Step::Tick => {
+                tick = TimeoutFuture::new(TICK_MS).fuse();
+                let now = now_ms();
+                let interval = dialect.heartbeat_ms();
+                // Two missed heartbeats (and some slack): the socket is dead
+                // even if the browser has not noticed.
+                if now.saturating_sub(last_rx) > interval * 2 + 2_000 {
+                    emit(LinkEvent::Event(Event::Error {
+                        reply: None,
+                        message: "The server stopped answering; reconnecting.".into(),
+                        fatal: false,
+                    }));
+                    return Outcome::Dropped { was_ready: ready };
+                }
+                if now.saturating_sub(last_ping) >= interval {
+                    last_ping = now;
+                    if let Some(ping) = dialect.heartbeat(now) {
+                        if !send_all(&mut ws, vec![ping]).await {
+                            return Outcome::Dropped { was_ready: ready };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Components: rendering only. State and rules live in `chat`, `params`,
+//! `config` and `conn_state`; the socket lives in `transport`.
+
+pub mod app;
+mod composer;
+mod messages;
+mod params_panel;
+mod status;
