@@ -1,0 +1,66 @@
+import { test as base, expect, Page, Locator } from '@playwright/test';
+import { Server } from './server';
+
+/** Page errors are uncaught exceptions, i.e. a wasm panic: never allowed. */
+export interface Chat {
+  page: Page;
+  composer: Locator;
+  send: Locator;
+  stop: Locator;
+  status: Locator;
+  messages: Locator;
+  assistant: Locator;
+  user: Locator;
+  /** Opens the app (optionally with a query string) and waits for `open`. */
+  open(query?: string, waitOpen?: boolean): Promise<void>;
+  /** Types a message and presses Enter. */
+  say(text: string): Promise<void>;
+}
+
+export const test = base.extend<{ server: Server; chat: Chat; pageErrors: string[] }>({
+  server: async ({}, use) => {
+    const server = new Server();
+    await server.start();
+    await use(server);
+    await server.kill();
+  },
+  pageErrors: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const text = m.text();
+      // Chromium logs refused WebSocket connections while a server is down;
+      // that is the situation under test, not an app error.
+      if (/WebSocket connection to .* failed/.test(text)) return;
+      errors.push(`console.error: ${text}`);
+    });
+    await use(errors);
+    expect(errors, 'no uncaught errors or console errors').toEqual([]);
+  },
+  chat: async ({ page, server, pageErrors }, use) => {
+    void pageErrors;
+    const messages = page.getByTestId('message');
+    const chat: Chat = {
+      page,
+      composer: page.getByTestId('composer'),
+      send: page.getByTestId('send'),
+      stop: page.getByTestId('stop'),
+      status: page.getByTestId('connection-status'),
+      messages,
+      assistant: page.locator('[data-testid="message"][data-role="assistant"]'),
+      user: page.locator('[data-testid="message"][data-role="user"]'),
+      async open(query = '', waitOpen = true) {
+        await page.goto(`${server.url}/${query}`);
+        if (waitOpen) await expect(chat.status).toHaveAttribute('data-state', 'open');
+      },
+      async say(text: string) {
+        await chat.composer.fill(text);
+        await chat.composer.press('Enter');
+      },
+    };
+    await use(chat);
+  },
+});
+
+export { expect };

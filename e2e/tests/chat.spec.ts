@@ -1,0 +1,225 @@
+// The vertical slice in real Chromium against a real chatwire-server
+// (scripted engine). The scripted engine obeys directives in the prompt:
+// !tokens=N, !tps=F, !delay_ms=N, !error=K (see server/src/engine/scripted.rs).
+import { test, expect } from '../support/fixtures';
+
+test('a reply streams with a blinking cursor and completes with the full text', async ({ chat, server }) => {
+  await chat.open();
+  await chat.say('Tell me a story !tokens=40 !tps=20');
+
+  await expect(chat.user).toHaveText('Tell me a story !tokens=40 !tps=20');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'streaming');
+  await expect(reply.getByTestId('cursor')).toBeVisible();
+  // The cursor blinks by a CSS animation.
+  const animation = await reply.getByTestId('cursor').evaluate((el) => getComputedStyle(el).animationName);
+  expect(animation).not.toBe('none');
+  await expect(chat.stop).toBeEnabled();
+
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  await expect(reply.getByTestId('cursor')).toHaveCount(0);
+  const record = await server.lastReply();
+  expect(record?.tokens_sent).toBe(40);
+  expect(record?.finish_reason).toBe('stop');
+  // Exactly what the server sent, whitespace included.
+  expect(await reply.locator('.text').textContent()).toBe(record!.text);
+  await expect(chat.stop).toBeDisabled();
+  await expect(chat.composer).toHaveValue('');
+});
+
+test('no cursor animation under prefers-reduced-motion', async ({ chat, page }) => {
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await chat.open();
+  await chat.say('!tokens=200 !tps=20');
+  const cursor = chat.assistant.last().getByTestId('cursor');
+  await expect(cursor).toBeVisible();
+  expect(await cursor.evaluate((el) => getComputedStyle(el).animationName)).toBe('none');
+});
+
+test('Enter sends, Shift+Enter is a newline, earlier turns go along as history', async ({ chat, server }) => {
+  await chat.open();
+  await chat.composer.fill('first line');
+  await chat.composer.press('Shift+Enter');
+  await chat.composer.pressSequentially('second line !tokens=3 !tps=0');
+  await expect(chat.composer).toHaveValue('first line\nsecond line !tokens=3 !tps=0');
+  await chat.composer.press('Enter');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  await chat.say('and again !tokens=2 !tps=0');
+  await expect(chat.assistant).toHaveCount(2);
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+
+  const last = await server.lastReply();
+  const first = (await server.replies())[0];
+  expect(last!.request.messages).toEqual([
+    { role: 'user', content: 'first line\nsecond line !tokens=3 !tps=0' },
+    { role: 'assistant', content: first.text },
+    { role: 'user', content: 'and again !tokens=2 !tps=0' },
+  ]);
+});
+
+test('Stop mid-reply keeps the text, marks it stopped, and the server stops generating', async ({ chat, server }) => {
+  await chat.open();
+  await chat.say('long one !tokens=100000 !tps=30');
+  const reply = chat.assistant.last();
+  const text = reply.locator('.text');
+  await expect(text).toContainText('fox');
+  await chat.stop.click();
+  await expect(reply).toHaveAttribute('data-status', 'stopped');
+  await expect(reply.getByTestId('cursor')).toHaveCount(0);
+  const atStop = await text.textContent();
+  expect(atStop!.length).toBeGreaterThan(0);
+
+  // The server acknowledged and its generation loop ended.
+  await expect.poll(async () => (await server.lastReply())?.finish_reason).toBe('cancelled');
+  const record = await server.lastReply();
+  expect(record!.tokens_sent).toBeLessThan(100000);
+  // Nothing arrived after Stop, and the text is what the server sent up to then.
+  expect(await text.textContent()).toBe(atStop);
+  expect(record!.text.startsWith(atStop!)).toBe(true);
+
+  // The app is ready for the next turn.
+  await chat.say('next !tokens=3 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+});
+
+test('Stop works before the first token', async ({ chat, server }) => {
+  await chat.open();
+  await chat.say('slow start !delay_ms=20000');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'streaming');
+  await chat.stop.click();
+  await expect(reply).toHaveAttribute('data-status', 'stopped');
+  await expect.poll(async () => (await server.lastReply())?.finish_reason).toBe('cancelled');
+  expect((await server.lastReply())!.tokens_sent).toBe(0);
+  await expect(chat.stop).toBeDisabled();
+});
+
+test('the three parameters set in the UI arrive at the server', async ({ chat, page, server }) => {
+  await chat.open();
+  await page.getByTestId('temperature').fill('1.3');
+  await page.getByTestId('top-p').fill('0.55');
+  await page.getByTestId('max-tokens').fill('7');
+  await chat.say('with params !tokens=50 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  const record = await server.lastReply();
+  expect(record!.request.params).toEqual({ temperature: 1.3, top_p: 0.55, max_tokens: 7 });
+  // max_tokens was honoured: the reply was cut at 7 tokens and says so.
+  expect(record!.tokens_sent).toBe(7);
+  await expect(chat.assistant.last().getByTestId('message-note')).toContainText('max_tokens');
+});
+
+test('out-of-range parameters are refused in the UI', async ({ chat, page, server }) => {
+  await chat.open();
+  await chat.composer.fill('hello');
+  await expect(chat.send).toBeEnabled();
+  for (const [id, bad] of [['temperature', '2.5'], ['top-p', '1.5'], ['max-tokens', '0'], ['max-tokens', '40000']]) {
+    const input = page.getByTestId(id);
+    const good = await input.inputValue();
+    await input.fill(bad);
+    await expect(input).toHaveAttribute('aria-invalid', 'true');
+    await expect(page.getByTestId(`${id}-error`)).toContainText('between');
+    await expect(chat.send).toBeDisabled();
+    await chat.composer.press('Enter');
+    await input.fill(good);
+    await expect(input).toHaveAttribute('aria-invalid', 'false');
+  }
+  // Nothing was sent while a value was refused; the draft is intact.
+  expect(await server.replies()).toEqual([]);
+  await expect(chat.messages).toHaveCount(0);
+  await expect(chat.composer).toHaveValue('hello');
+  await expect(chat.send).toBeEnabled();
+});
+
+test('server restarted mid-session: reconnecting, then open, and the next message works', async ({ chat, server }) => {
+  await chat.open();
+  await chat.say('before !tokens=5 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+
+  // Killed in the middle of a reply: the partial text is kept and marked.
+  await chat.say('interrupted !tokens=100000 !tps=30');
+  const reply = chat.assistant.last();
+  await expect(reply.locator('.text')).toContainText('fox');
+  await chat.composer.fill('my draft');
+  await server.kill('SIGKILL');
+  await expect(chat.status).toHaveAttribute('data-state', 'reconnecting');
+  await expect(reply).toHaveAttribute('data-status', 'error');
+  await expect(reply.getByTestId('message-error')).toContainText('connection was lost');
+  await expect(reply.locator('.text')).toContainText('fox');
+  await expect(chat.composer).toBeDisabled();
+  await expect(chat.composer).toHaveValue('my draft');
+
+  await server.start();
+  await expect(chat.status).toHaveAttribute('data-state', 'open');
+  await expect(chat.composer).toBeEnabled();
+  await expect(chat.composer).toHaveValue('my draft');
+  await chat.say('after !tokens=4 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  await expect(chat.assistant).toHaveCount(3);
+  // The earlier user messages are all still there.
+  await expect(chat.user).toHaveCount(3);
+});
+
+test('a graceful server shutdown also reconnects', async ({ chat, server }) => {
+  await chat.open();
+  await server.kill('SIGTERM');
+  await expect(chat.status).toHaveAttribute('data-state', 'reconnecting');
+  await server.start();
+  await expect(chat.status).toHaveAttribute('data-state', 'open');
+});
+
+test('a server error frame shows on that message and the app keeps working', async ({ chat }) => {
+  await chat.open();
+  await chat.say('fail please !error=3 !tps=50');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'error');
+  await expect(reply.getByTestId('message-error')).toContainText('engine');
+  // The three tokens before the failure are kept.
+  await expect(reply.locator('.text')).toHaveText('The quick **brown** ');
+  await expect(chat.status).toHaveAttribute('data-state', 'open');
+
+  await chat.say('and now? !tokens=3 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+});
+
+test('an undecodable frame is reported and loses nothing', async ({ chat, page }) => {
+  // Fault injection: this one socket is answered by a hand-written peer
+  // that sends one corrupt frame in the middle of a reply.
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    ws.onMessage((raw) => {
+      const f = JSON.parse(String(raw));
+      if (f.type === 'hello') {
+        ws.send(JSON.stringify({ type: 'welcome', v: 1, server: 'fault', models: [], heartbeat_ms: 15000, max_frame_bytes: 65536 }));
+      } else if (f.type === 'chat') {
+        ws.send(JSON.stringify({ type: 'start', id: f.id, seq: 0, model: 'm' }));
+        ws.send(JSON.stringify({ type: 'delta', id: f.id, seq: 1, text: 'kept ' }));
+        ws.send('{"type":"delta", this is not json');
+        ws.send(JSON.stringify({ type: 'delta', id: f.id, seq: 2, text: 'text' }));
+        ws.send(JSON.stringify({ type: 'end', id: f.id, seq: 3, finish_reason: 'stop' }));
+      }
+    });
+  });
+  await chat.open();
+  await chat.say('hi');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  await expect(reply.locator('.text')).toHaveText('kept text');
+  await expect(reply.getByTestId('message-error')).toContainText('cannot read');
+  await expect(page.getByTestId('connection-error')).toContainText('cannot read');
+  await expect(chat.user).toHaveText('hi');
+});
+
+test('a malformed backend URL is rejected with a clear message', async ({ chat, page }) => {
+  await chat.open('?backend=ftp%3A%2F%2Fexample.org%2Fws', false);
+  await expect(page.getByTestId('config-error')).toContainText('unsupported scheme');
+  await expect(chat.status).toHaveAttribute('data-state', 'closed');
+  await expect(chat.composer).toBeDisabled();
+});
+
+test('an unreachable backend keeps retrying with the composer disabled', async ({ chat, page }) => {
+  // Port 9 (discard): nothing listens there on this machine.
+  await chat.open('?backend=ws%3A%2F%2F127.0.0.1%3A9%2Fws', false);
+  await expect(chat.status).toHaveAttribute('data-state', 'reconnecting');
+  await expect(chat.status).toContainText('attempt');
+  await expect(chat.composer).toBeDisabled();
+  await expect(page.getByTestId('config-error')).toHaveCount(0);
+});

@@ -1,0 +1,163 @@
+//! Installs what is missing, from the package registries only. Every step
+//! checks first, so a machine that has everything passes in a second.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::cmd::{cargo, output, run, step};
+use crate::{root, Result};
+
+pub const TRUNK_VERSION: &str = "0.21.14";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Enough to build and run the app.
+    Build,
+    /// Also the browser for the e2e suite.
+    Test,
+}
+
+pub fn all(need: Need) -> Result {
+    step("setup: checking tools");
+    let root = root();
+    wasm_target()?;
+    trunk()?;
+    wasm_bindgen(&root)?;
+    npm_packages(&root)?;
+    if need == Need::Test {
+        rust_components()?;
+        chromium()?;
+    }
+    eprintln!("setup: all tools present");
+    Ok(())
+}
+
+fn wasm_target() -> Result {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+fn rust_components() -> Result {
+    for (probe, component) in [("clippy-driver", "clippy"), ("rustfmt", "rustfmt")] {
+        if output(Command::new(probe).arg("--version")).is_none() {
+            run(Command::new("rustup").args(["component", "add", component]))?;
+        }
+    }
+    Ok(())
+}
+
+fn trunk() -> Result {
+    let have = output(Command::new("trunk").arg("--version")).unwrap_or_default();
+    if have == format!("trunk {TRUNK_VERSION}") {
+        return Ok(());
+    }
+    // trunk 0.22 needs a newer rustc than this machine's; pin 0.21.
+    run(cargo().args(["install", "trunk", "--locked", "--version", TRUNK_VERSION]))
+}
+
+/// The wasm-bindgen version in Cargo.lock: the CLI must match it exactly.
+pub fn locked_wasm_bindgen(root: &Path) -> Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "))
+            {
+                return Ok(v.trim_matches('"').to_owned());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen package".into())
+}
+
+fn wasm_bindgen(root: &Path) -> Result {
+    let version = locked_wasm_bindgen(root)?;
+    let trunk_toml = std::fs::read_to_string(root.join("Trunk.toml")).unwrap_or_default();
+    if !trunk_toml.contains(&format!("wasm_bindgen = \"{version}\"")) {
+        return Err(format!(
+            "Trunk.toml's [tools] wasm_bindgen must be \"{version}\" (the version in Cargo.lock)"
+        ));
+    }
+    let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if have == format!("wasm-bindgen {version}") {
+        return Ok(());
+    }
+    // Without --locked: the CLI's own lockfile wants a crate version the
+    // registry mirror may lack.
+    run(cargo().args(["install", "wasm-bindgen-cli", "--version", &version]))
+}
+
+/// e2e/node_modules from package-lock.json: Playwright's test runner (its
+/// browser download skipped: Debian's Chromium is used) and binaryen.
+fn npm_packages(root: &Path) -> Result {
+    let dir = root.join("e2e");
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .map_err(|e| format!("cannot read e2e/package-lock.json: {e}"))?;
+    let stamp_path = dir.join("node_modules/.chatwire-lock-stamp");
+    let stamp = format!("{:016x}", fnv1a(&lock));
+    if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))?;
+    std::fs::write(&stamp_path, stamp).map_err(|e| e.to_string())
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn chromium() -> Result {
+    if Path::new("/usr/bin/chromium").exists() {
+        return Ok(());
+    }
+    let is_root = output(Command::new("id").arg("-u")).as_deref() == Some("0");
+    if !is_root {
+        return Err(
+            "Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium chromium-driver`"
+                .into(),
+        );
+    }
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update"]))?;
+    run(&mut apt(&[
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_locked_wasm_bindgen_version() {
+        let v = locked_wasm_bindgen(&root()).unwrap();
+        assert!(v.starts_with("0.2."), "{v}");
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
+    }
+}
