@@ -38,6 +38,8 @@ pub struct Message {
     pub error: RwSignal<Option<String>>,
     /// A remark such as "queued" or "reached max_tokens".
     pub note: RwSignal<Option<String>>,
+    /// An image the user attached (a `data:image/...` URL).
+    pub image: Option<String>,
 }
 
 impl Message {
@@ -49,6 +51,7 @@ impl Message {
             status: RwSignal::new(status),
             error: RwSignal::new(None),
             note: RwSignal::new(None),
+            image: None,
         }
     }
 }
@@ -70,6 +73,8 @@ pub struct Chat {
     next_id: StoredValue<u64>,
     /// The latest connection-level problem, shown beside the indicator.
     pub notice: RwSignal<Option<String>>,
+    /// The latest message from the backend that is not a reply.
+    pub info: RwSignal<Option<String>>,
 }
 
 impl Default for Chat {
@@ -85,6 +90,7 @@ impl Chat {
             active: RwSignal::new(None),
             next_id: StoredValue::new(0),
             notice: RwSignal::new(None),
+            info: RwSignal::new(None),
         }
     }
 
@@ -93,10 +99,18 @@ impl Chat {
         self.active.with(Option::is_some)
     }
 
-    fn push(&self, role: Role, text: String, status: Status) -> Message {
+    /// Whether the reply in flight was stopped and the backend is still
+    /// finishing it (reactive).
+    pub fn is_draining(&self) -> bool {
+        self.active
+            .with(|a| a.as_ref().is_some_and(|a| a.stop_requested))
+    }
+
+    fn push(&self, role: Role, text: String, status: Status, image: Option<String>) -> Message {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
-        let m = Message::new(id, role, text, status);
+        let mut m = Message::new(id, role, text, status);
+        m.image = image;
         self.messages.update(|v| v.push(m.clone()));
         m
     }
@@ -119,14 +133,19 @@ impl Chat {
 
     /// Adds the user's message and an empty streaming reply; returns the
     /// messages to send (history plus the new one).
-    pub fn begin_turn(&self, user_text: &str, reply_id: String) -> Vec<ChatMessage> {
+    pub fn begin_turn(
+        &self,
+        user_text: &str,
+        image: Option<String>,
+        reply_id: String,
+    ) -> Vec<ChatMessage> {
         let mut messages = self.history();
         messages.push(ChatMessage {
             role: Role::User,
             content: user_text.to_owned(),
         });
-        self.push(Role::User, user_text.to_owned(), Status::Done);
-        let message = self.push(Role::Assistant, String::new(), Status::Streaming);
+        self.push(Role::User, user_text.to_owned(), Status::Done, image);
+        let message = self.push(Role::Assistant, String::new(), Status::Streaming, None);
         self.active.set(Some(Active {
             reply_id,
             message,
@@ -191,6 +210,9 @@ impl Chat {
                 message,
                 ..
             } => self.notice.set(Some(message)),
+            Event::Notice(text) => self.info.set(Some(text)),
+            // Kept by the app (it persists it); nothing to show.
+            Event::Session(_) => {}
         }
     }
 
@@ -212,13 +234,15 @@ impl Chat {
     }
 
     /// The user pressed Stop. Returns the reply to cancel at the backend.
-    pub fn stop(&self) -> Option<String> {
+    /// `note` says what stopping means for this backend, if it is not a
+    /// plain confirmed stop.
+    pub fn stop(&self, note: Option<&str>) -> Option<String> {
         let a = self.active.get_untracked()?;
         if a.stop_requested {
             return None;
         }
         a.message.status.set(Status::Stopped);
-        a.message.note.set(None);
+        a.message.note.set(note.map(str::to_owned));
         self.active.update(|x| {
             if let Some(x) = x {
                 x.stop_requested = true;
@@ -285,7 +309,7 @@ mod tests {
     #[test]
     fn a_turn_streams_into_one_message_and_completes() {
         let chat = Chat::new();
-        let sent = chat.begin_turn("hello", "r1".into());
+        let sent = chat.begin_turn("hello", None, "r1".into());
         assert_eq!(sent.len(), 1);
         assert!(busy(&chat));
         let reply = last(&chat);
@@ -304,17 +328,17 @@ mod tests {
     #[test]
     fn history_carries_finished_turns_of_both_roles() {
         let chat = Chat::new();
-        chat.begin_turn("one", "r1".into());
+        chat.begin_turn("one", None, "r1".into());
         chat.apply(token("r1", "uno"));
         chat.apply(end("r1", EndReason::Complete));
-        chat.begin_turn("two", "r2".into());
+        chat.begin_turn("two", None, "r2".into());
         chat.apply(token("r2", "partial"));
         chat.apply(Event::Error {
             reply: Some("r2".into()),
             message: "boom".into(),
             fatal: false,
         });
-        let sent = chat.begin_turn("three", "r3".into());
+        let sent = chat.begin_turn("three", None, "r3".into());
         let roles: Vec<_> = sent.iter().map(|m| (m.role, m.content.as_str())).collect();
         assert_eq!(
             roles,
@@ -330,10 +354,11 @@ mod tests {
     #[test]
     fn stop_marks_stopped_at_once_and_drops_later_tokens() {
         let chat = Chat::new();
-        chat.begin_turn("q", "r1".into());
+        chat.begin_turn("q", None, "r1".into());
         chat.apply(token("r1", "abc"));
-        assert_eq!(chat.stop().as_deref(), Some("r1"));
-        assert_eq!(chat.stop(), None, "a second press sends nothing");
+        assert_eq!(chat.stop(None).as_deref(), Some("r1"));
+        assert_eq!(chat.stop(None), None, "a second press sends nothing");
+        assert!(chat.is_draining());
         let reply = last(&chat);
         assert_eq!(reply.status.get_untracked(), Status::Stopped);
         chat.apply(token("r1", "def"));
@@ -347,7 +372,7 @@ mod tests {
     #[test]
     fn errors_keep_partial_text_and_mark_the_reply() {
         let chat = Chat::new();
-        chat.begin_turn("q", "r1".into());
+        chat.begin_turn("q", None, "r1".into());
         chat.apply(token("r1", "partial"));
         chat.apply(Event::Error {
             reply: Some("r1".into()),
@@ -368,7 +393,7 @@ mod tests {
     #[test]
     fn a_lost_connection_fails_the_reply_but_keeps_its_text() {
         let chat = Chat::new();
-        chat.begin_turn("q", "r1".into());
+        chat.begin_turn("q", None, "r1".into());
         chat.apply(token("r1", "half"));
         chat.connection_lost();
         let reply = last(&chat);
@@ -386,7 +411,7 @@ mod tests {
     #[test]
     fn length_and_queue_notes_and_connection_notices() {
         let chat = Chat::new();
-        chat.begin_turn("q", "r1".into());
+        chat.begin_turn("q", None, "r1".into());
         chat.apply(Event::Queued {
             reply: "r1".into(),
             position: 2,
@@ -407,12 +432,39 @@ mod tests {
         assert_eq!(chat.notice.get_untracked().as_deref(), Some("bad frame"));
         chat.apply(Event::Ready { models: vec![] });
         assert_eq!(chat.notice.get_untracked(), None);
+        chat.apply(Event::Notice("已连接到视觉AI服务".into()));
+        assert_eq!(
+            chat.info.get_untracked().as_deref(),
+            Some("已连接到视觉AI服务")
+        );
+    }
+
+    #[test]
+    fn a_stop_note_explains_a_local_stop() {
+        let chat = Chat::new();
+        chat.begin_turn("q", Some("data:image/png;base64,AA==".into()), "r1".into());
+        assert_eq!(
+            chat.messages.get_untracked()[0].image.as_deref(),
+            Some("data:image/png;base64,AA==")
+        );
+        chat.stop(Some("may still be generating"));
+        let reply = last(&chat);
+        assert_eq!(
+            reply.note.get_untracked().as_deref(),
+            Some("may still be generating")
+        );
+        chat.apply(end("r1", EndReason::Cancelled));
+        assert_eq!(
+            reply.note.get_untracked().as_deref(),
+            Some("may still be generating")
+        );
+        assert!(!chat.is_draining());
     }
 
     #[test]
     fn events_for_other_replies_change_nothing() {
         let chat = Chat::new();
-        chat.begin_turn("q", "r2".into());
+        chat.begin_turn("q", None, "r2".into());
         chat.apply(token("r1", "stale"));
         chat.apply(end("r1", EndReason::Complete));
         let reply = last(&chat);

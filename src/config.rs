@@ -19,14 +19,47 @@ pub struct PageLocation {
 pub enum Protocol {
     /// chatwire's own protocol (docs/protocol.md).
     Native,
+    /// Seed 000: FastAPI, JSON turn with history, raw text back.
+    Qwen,
+    /// Seed 001: Flask-SocketIO, `message`/`response` events.
+    SocketIo,
+    /// Seed 002: Spring Boot, `modelType` + `message`, raw text back.
+    Nexlm,
+    /// Seed 003: FastAPI with server-side sessions and statuses.
+    Session,
 }
 
 impl Protocol {
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Native,
+        Protocol::Qwen,
+        Protocol::SocketIo,
+        Protocol::Nexlm,
+        Protocol::Session,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "native" => Some(Protocol::Native),
-            _ => None,
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Native => "native",
+            Protocol::Qwen => "qwen",
+            Protocol::SocketIo => "socketio",
+            Protocol::Nexlm => "nexlm",
+            Protocol::Session => "session",
         }
+    }
+
+    /// The model choices offered when the configuration names none.
+    pub fn default_models(self) -> Vec<String> {
+        let list: &[&str] = match self {
+            Protocol::Nexlm => crate::protocol::nexlm::DEFAULT_MODELS,
+            Protocol::Session => crate::protocol::session::DEFAULT_MODELS,
+            _ => &[],
+        };
+        list.iter().map(|s| (*s).to_owned()).collect()
     }
 }
 
@@ -65,6 +98,35 @@ pub struct AppConfig {
     pub backend: String,
     pub protocol: Protocol,
     pub lang: Lang,
+    /// Model choices (`models=a,b,c`); the dialect's defaults when empty.
+    pub models: Vec<String>,
+    /// Silence that ends a reply where the dialect has no end marker.
+    pub silence_ms: u64,
+    /// Earlier messages sent as history (dialects that send it).
+    pub history_window: usize,
+    /// Largest image that may be attached (dialects that take images).
+    pub image_max_bytes: usize,
+}
+
+pub const IMAGE_MAX_KB: std::ops::RangeInclusive<usize> = 1..=100_000;
+
+pub const DEFAULT_SILENCE_MS: u64 = 2_000;
+pub const SILENCE_MS: std::ops::RangeInclusive<u64> = 100..=120_000;
+pub const DEFAULT_HISTORY_WINDOW: usize = 6;
+pub const HISTORY_WINDOW: std::ops::RangeInclusive<usize> = 0..=1_000;
+
+pub fn parse_in<T: std::str::FromStr + PartialOrd + fmt::Display>(
+    value: &str,
+    range: &std::ops::RangeInclusive<T>,
+) -> Result<T, String> {
+    match value.trim().parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(format!(
+            "must be a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
 }
 
 /// A configuration problem, shown on the page. `fatal` ones stop the app
@@ -260,6 +322,10 @@ impl AppConfig {
         let mut backend = None;
         let mut protocol = Protocol::Native;
         let mut lang = Lang::En;
+        let mut models = Vec::new();
+        let mut silence_ms = DEFAULT_SILENCE_MS;
+        let mut history_window = DEFAULT_HISTORY_WINDOW;
+        let mut image_max_bytes = crate::attachment::DEFAULT_MAX_BYTES;
         for (key, value) in parse_query(query) {
             match key.as_str() {
                 "backend" => match resolve_backend(&value, page) {
@@ -276,7 +342,9 @@ impl AppConfig {
                     None => errors.push(ConfigError {
                         param: "protocol",
                         value,
-                        reason: "unknown protocol; supported: native".into(),
+                        reason:
+                            "unknown protocol; supported: native, qwen, socketio, nexlm, session"
+                                .into(),
                         fatal: true,
                     }),
                 },
@@ -289,8 +357,46 @@ impl AppConfig {
                         fatal: false,
                     }),
                 },
+                "models" => {
+                    models = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
+                "silence_ms" => match parse_in(&value, &SILENCE_MS) {
+                    Ok(v) => silence_ms = v,
+                    Err(reason) => errors.push(ConfigError {
+                        param: "silence_ms",
+                        value,
+                        reason,
+                        fatal: false,
+                    }),
+                },
+                "image_max_kb" => match parse_in(&value, &IMAGE_MAX_KB) {
+                    Ok(v) => image_max_bytes = v * 1024,
+                    Err(reason) => errors.push(ConfigError {
+                        param: "image_max_kb",
+                        value,
+                        reason,
+                        fatal: false,
+                    }),
+                },
+                "history" => match parse_in(&value, &HISTORY_WINDOW) {
+                    Ok(v) => history_window = v,
+                    Err(reason) => errors.push(ConfigError {
+                        param: "history",
+                        value,
+                        reason,
+                        fatal: false,
+                    }),
+                },
                 _ => {}
             }
+        }
+        if models.is_empty() {
+            models = protocol.default_models();
         }
         let backend = backend.unwrap_or_else(|| {
             resolve_backend(DEFAULT_BACKEND, page)
@@ -301,6 +407,10 @@ impl AppConfig {
                 backend,
                 protocol,
                 lang,
+                models,
+                silence_ms,
+                history_window,
+                image_max_bytes,
             },
             errors,
         )
@@ -388,6 +498,34 @@ mod tests {
         assert!(errs[2].fatal && errs[2].param == "protocol");
         assert_eq!(c.lang, Lang::En);
         assert!(errs[0].to_string().contains("ftp://x"));
+    }
+
+    #[test]
+    fn dialect_parameters() {
+        let (c, errs) = AppConfig::from_query(
+            "protocol=nexlm&backend=ws://h:8080/api/ai/chat/websocket&silence_ms=3500&history=10",
+            &http(),
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.protocol, Protocol::Nexlm);
+        assert_eq!(c.models, vec!["chatgpt", "deepseek", "local"]);
+        assert_eq!((c.silence_ms, c.history_window), (3500, 10));
+        let (c, _) = AppConfig::from_query(
+            "protocol=session&models=a,%20b,,c&image_max_kb=100",
+            &http(),
+        );
+        assert_eq!(c.models, vec!["a", "b", "c"]);
+        assert_eq!(c.image_max_bytes, 102_400);
+        let (c, errs) = AppConfig::from_query("silence_ms=5&history=x", &http());
+        assert_eq!(errs.len(), 2);
+        assert!(errs.iter().all(|e| !e.fatal));
+        assert_eq!(
+            (c.silence_ms, c.history_window),
+            (DEFAULT_SILENCE_MS, DEFAULT_HISTORY_WINDOW)
+        );
+        for p in Protocol::ALL {
+            assert_eq!(Protocol::parse(p.as_str()), Some(p));
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! chatwire: a Leptos chat frontend for LLM backends that stream over
 //! WebSocket.
 
+mod attachment;
 mod chat;
 mod config;
 mod conn_state;

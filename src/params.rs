@@ -1,7 +1,7 @@
 //! The parameter controls' input rules: text typed into a control becomes a
 //! value in range or a message saying why not.
 
-use chatwire_protocol::{Params, MAX_TOKENS, TEMPERATURE, TOP_P};
+use chatwire_protocol::{Params, MAX_TOKENS, REPETITION_PENALTY, TEMPERATURE, TOP_P};
 use std::ops::RangeInclusive;
 
 /// The raw text of each control, as typed.
@@ -10,6 +10,8 @@ pub struct ParamInputs {
     pub temperature: String,
     pub top_p: String,
     pub max_tokens: String,
+    /// Optional: empty means "not sent".
+    pub repetition_penalty: String,
 }
 
 impl Default for ParamInputs {
@@ -18,6 +20,7 @@ impl Default for ParamInputs {
             temperature: "0.7".into(),
             top_p: "0.9".into(),
             max_tokens: "512".into(),
+            repetition_penalty: String::new(),
         }
     }
 }
@@ -65,6 +68,13 @@ impl ParamInputs {
         parse_u32(&self.max_tokens, &MAX_TOKENS)
     }
 
+    pub fn repetition_penalty(&self) -> Result<Option<f32>, String> {
+        if self.repetition_penalty.trim().is_empty() {
+            return Ok(None);
+        }
+        parse_f32(&self.repetition_penalty, &REPETITION_PENALTY).map(Some)
+    }
+
     /// The parameters for a request, or the first control that is invalid.
     pub fn to_params(&self) -> Result<Params, String> {
         let temperature = self
@@ -72,11 +82,15 @@ impl ParamInputs {
             .map_err(|e| format!("temperature: {e}"))?;
         let top_p = self.top_p().map_err(|e| format!("top_p: {e}"))?;
         let max_tokens = self.max_tokens().map_err(|e| format!("max_tokens: {e}"))?;
+        let repetition_penalty = self
+            .repetition_penalty()
+            .map_err(|e| format!("repetition_penalty: {e}"))?;
         Ok(Params {
             temperature: Some(temperature),
             top_p: Some(top_p),
             max_tokens: Some(max_tokens),
-            ..Params::default()
+            repetition_penalty,
+            seed: None,
         })
     }
 }
@@ -87,10 +101,16 @@ pub enum Field {
     Temperature,
     TopP,
     MaxTokens,
+    RepetitionPenalty,
 }
 
 impl Field {
-    pub const ALL: [Field; 3] = [Field::Temperature, Field::TopP, Field::MaxTokens];
+    pub const ALL: [Field; 4] = [
+        Field::Temperature,
+        Field::TopP,
+        Field::MaxTokens,
+        Field::RepetitionPenalty,
+    ];
 
     /// The control's `data-testid`.
     pub fn test_id(self) -> &'static str {
@@ -98,6 +118,7 @@ impl Field {
             Field::Temperature => "temperature",
             Field::TopP => "top-p",
             Field::MaxTokens => "max-tokens",
+            Field::RepetitionPenalty => "repetition-penalty",
         }
     }
 
@@ -106,6 +127,7 @@ impl Field {
             Field::Temperature => "Temperature",
             Field::TopP => "Top p",
             Field::MaxTokens => "Max tokens",
+            Field::RepetitionPenalty => "Repetition penalty",
         }
     }
 
@@ -115,6 +137,7 @@ impl Field {
             Field::Temperature => ("0", "2", "0.1"),
             Field::TopP => ("0", "1", "0.05"),
             Field::MaxTokens => ("1", "32768", "1"),
+            Field::RepetitionPenalty => ("0.5", "2", "0.05"),
         }
     }
 
@@ -123,6 +146,7 @@ impl Field {
             Field::Temperature => &p.temperature,
             Field::TopP => &p.top_p,
             Field::MaxTokens => &p.max_tokens,
+            Field::RepetitionPenalty => &p.repetition_penalty,
         }
     }
 
@@ -131,6 +155,7 @@ impl Field {
             Field::Temperature => p.temperature = value,
             Field::TopP => p.top_p = value,
             Field::MaxTokens => p.max_tokens = value,
+            Field::RepetitionPenalty => p.repetition_penalty = value,
         }
     }
 
@@ -140,7 +165,13 @@ impl Field {
             Field::Temperature => p.temperature().err(),
             Field::TopP => p.top_p().err(),
             Field::MaxTokens => p.max_tokens().err(),
+            Field::RepetitionPenalty => p.repetition_penalty().err(),
         }
+    }
+
+    /// Optional fields may be left empty (then they are not sent).
+    pub fn optional(self) -> bool {
+        self == Field::RepetitionPenalty
     }
 }
 
@@ -152,6 +183,8 @@ mod tests {
     fn fields_bind_their_own_input() {
         let mut p = ParamInputs::default();
         for f in Field::ALL {
+            f.set(&mut p, String::new());
+            assert_eq!(f.problem(&p).is_none(), f.optional(), "{f:?}");
             f.set(&mut p, "x".into());
             assert_eq!(f.get(&p), "x");
             assert!(f.problem(&p).is_some(), "{f:?}");
@@ -165,6 +198,7 @@ mod tests {
         assert_eq!(p.temperature, Some(0.7));
         assert_eq!(p.top_p, Some(0.9));
         assert_eq!(p.max_tokens, Some(512));
+        assert_eq!(p.repetition_penalty, None);
         assert_eq!(p.validate(), Ok(()));
     }
 
@@ -175,6 +209,7 @@ mod tests {
                 temperature: t.into(),
                 top_p: p.into(),
                 max_tokens: m.into(),
+                repetition_penalty: String::new(),
             }
             .to_params()
             .unwrap_err()
@@ -197,12 +232,21 @@ mod tests {
             temperature: " 2 ".into(),
             top_p: "0".into(),
             max_tokens: "32768".into(),
+            repetition_penalty: "1.1".into(),
         }
         .to_params()
         .unwrap();
         assert_eq!(
-            (p.temperature, p.top_p, p.max_tokens),
-            (Some(2.0), Some(0.0), Some(32768))
+            (p.temperature, p.top_p, p.max_tokens, p.repetition_penalty),
+            (Some(2.0), Some(0.0), Some(32768), Some(1.1))
         );
+        let bad = ParamInputs {
+            repetition_penalty: "3".into(),
+            ..ParamInputs::default()
+        };
+        assert!(bad
+            .to_params()
+            .unwrap_err()
+            .starts_with("repetition_penalty"));
     }
 }

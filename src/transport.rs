@@ -13,18 +13,20 @@ use gloo_net::websocket::{futures::WebSocket, Message as WsMessage, State as WsS
 use gloo_timers::future::TimeoutFuture;
 
 use crate::conn_state::ConnState;
-use crate::protocol::{Dialect, EndReason, Event, Turn};
+use crate::protocol::{Decoded, Dialect, EndReason, Event, Turn};
 use crate::reconnect::Backoff;
 
 /// How long a connection attempt may stay in CONNECTING.
 const CONNECT_TIMEOUT_MS: u32 = 10_000;
-/// How often the link checks heartbeats.
-const TICK_MS: u32 = 1_000;
+/// How often the dialect is ticked (heartbeats, silence timeouts).
+const TICK_MS: u32 = 250;
 
 /// What the UI asks of the link.
 pub enum Command {
     Send(Turn),
     Stop(String),
+    /// Forget the server-side conversation (`session` dialect).
+    ClearSession,
 }
 
 /// What the link tells the UI.
@@ -53,9 +55,9 @@ impl Link {
 
 type Emit = Rc<dyn Fn(LinkEvent)>;
 
-pub fn spawn(url: String, dialect: Dialect, emit: impl Fn(LinkEvent) + 'static) -> Link {
+pub fn spawn(base_url: String, dialect: Dialect, emit: impl Fn(LinkEvent) + 'static) -> Link {
     let (tx, rx) = unbounded();
-    leptos::task::spawn_local(supervise(url, dialect, rx, Rc::new(emit)));
+    leptos::task::spawn_local(supervise(base_url, dialect, rx, Rc::new(emit)));
     Link { tx }
 }
 
@@ -68,12 +70,14 @@ enum Outcome {
     AppGone,
     /// The backend cannot be used; do not retry.
     Fatal(String),
-    /// The connection ended or never opened; retry.
+    /// The connection ended or never opened; retry after the backoff.
     Dropped { was_ready: bool },
+    /// Closed on purpose (a stop by closing): connect again at once.
+    Reopen,
 }
 
 async fn supervise(
-    url: String,
+    base_url: String,
     mut dialect: Dialect,
     mut rx: UnboundedReceiver<Command>,
     emit: Emit,
@@ -89,6 +93,7 @@ async fn supervise(
                 retry_in_ms: 0,
             }
         }));
+        let url = dialect.socket_url(&base_url);
         let outcome = run_connection(&url, &mut dialect, &mut rx, &emit, &mut backoff).await;
         dialect.on_close();
         match outcome {
@@ -97,6 +102,7 @@ async fn supervise(
                 emit(LinkEvent::State(ConnState::Closed { reason }));
                 return;
             }
+            Outcome::Reopen => continue,
             Outcome::Dropped { was_ready } => {
                 if was_ready {
                     emit(LinkEvent::Lost);
@@ -110,7 +116,10 @@ async fn supervise(
             attempt: backoff.attempt(),
             retry_in_ms: delay_ms,
         }));
-        if wait_answering(delay_ms, &mut rx, &emit).await.is_err() {
+        if wait_answering(delay_ms, &mut dialect, &mut rx, &emit)
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -120,6 +129,7 @@ async fn supervise(
 /// (a turn cannot be sent). Err when the app is gone.
 async fn wait_answering(
     ms: u32,
+    dialect: &mut Dialect,
     rx: &mut UnboundedReceiver<Command>,
     emit: &Emit,
 ) -> Result<(), ()> {
@@ -139,6 +149,7 @@ async fn wait_answering(
                     reason: EndReason::Cancelled,
                     usage: None,
                 })),
+                Some(Command::ClearSession) => dialect.clear_session(),
             },
         }
     }
@@ -157,6 +168,46 @@ enum Step {
     Frame(Option<Result<WsMessage, gloo_net::websocket::WebSocketError>>),
     Command(Option<Command>),
     Tick,
+}
+
+/// One open socket and what the dialect says about it.
+struct Conn<'a> {
+    ws: WebSocket,
+    emit: &'a Emit,
+    ready: bool,
+}
+
+impl Conn<'_> {
+    /// Sends the frames and hands the events to the UI. `Some` ends the
+    /// connection with that outcome.
+    async fn apply(&mut self, d: Decoded, backoff: &mut Backoff) -> Option<Outcome> {
+        for event in d.events {
+            match &event {
+                Event::Ready { .. } if !self.ready => {
+                    self.ready = true;
+                    backoff.reset();
+                    (self.emit)(LinkEvent::State(ConnState::Open));
+                }
+                Event::Error {
+                    fatal: true,
+                    message,
+                    ..
+                } => {
+                    let reason = message.clone();
+                    (self.emit)(LinkEvent::Event(event));
+                    return Some(Outcome::Fatal(reason));
+                }
+                _ => {}
+            }
+            (self.emit)(LinkEvent::Event(event));
+        }
+        if !send_all(&mut self.ws, d.send).await {
+            return Some(Outcome::Dropped {
+                was_ready: self.ready,
+            });
+        }
+        d.reconnect_now.then_some(Outcome::Reopen)
+    }
 }
 
 async fn run_connection(
@@ -181,66 +232,49 @@ async fn run_connection(
     if !opened || !matches!(ws.state(), WsState::Open) {
         return Outcome::Dropped { was_ready: false };
     }
-    if !send_all(&mut ws, dialect.on_open()).await {
-        return Outcome::Dropped { was_ready: false };
+    let mut conn = Conn {
+        ws,
+        emit,
+        ready: false,
+    };
+    if let Some(out) = conn.apply(dialect.on_open(now_ms()), backoff).await {
+        return out;
     }
 
-    let mut ready = false;
     let mut last_rx = now_ms();
-    let mut last_ping = now_ms();
     let mut tick = TimeoutFuture::new(TICK_MS).fuse();
     loop {
         let step = select_biased! {
-            frame = ws.next().fuse() => Step::Frame(frame),
+            frame = conn.ws.next().fuse() => Step::Frame(frame),
             cmd = rx.next() => Step::Command(cmd),
             _ = tick => Step::Tick,
         };
-        match step {
-            Step::Frame(None) => return Outcome::Dropped { was_ready: ready },
+        let decoded = match step {
+            Step::Frame(None) => {
+                return Outcome::Dropped {
+                    was_ready: conn.ready,
+                }
+            }
             // The error and close events precede the end of the stream.
-            Step::Frame(Some(Err(_))) => {}
+            Step::Frame(Some(Err(_))) => continue,
             Step::Frame(Some(Ok(WsMessage::Bytes(_)))) => {
                 last_rx = now_ms();
                 emit(LinkEvent::Undecodable("a binary frame".into()));
+                continue;
             }
             Step::Frame(Some(Ok(WsMessage::Text(text)))) => {
                 last_rx = now_ms();
-                let decoded = match dialect.decode(&text) {
+                match dialect.decode(&text, last_rx) {
                     Ok(d) => d,
                     Err(e) => {
                         emit(LinkEvent::Undecodable(e.to_string()));
                         continue;
                     }
-                };
-                if let Some(answer) = decoded.answer {
-                    if !send_all(&mut ws, vec![answer]).await {
-                        return Outcome::Dropped { was_ready: ready };
-                    }
-                }
-                for event in decoded.events {
-                    match &event {
-                        Event::Ready { .. } if !ready => {
-                            ready = true;
-                            backoff.reset();
-                            emit(LinkEvent::State(ConnState::Open));
-                        }
-                        Event::Error {
-                            fatal: true,
-                            message,
-                            ..
-                        } => {
-                            let reason = message.clone();
-                            emit(LinkEvent::Event(event));
-                            return Outcome::Fatal(reason);
-                        }
-                        _ => {}
-                    }
-                    emit(LinkEvent::Event(event));
                 }
             }
             Step::Command(None) => return Outcome::AppGone,
             Step::Command(Some(Command::Send(turn))) => {
-                if !ready {
+                if !conn.ready {
                     emit(LinkEvent::Event(Event::Error {
                         reply: Some(turn.reply_id),
                         message: "Not connected yet; the message was not sent.".into(),
@@ -248,45 +282,46 @@ async fn run_connection(
                     }));
                     continue;
                 }
-                let frames = dialect.encode_turn(&turn);
-                if !send_all(&mut ws, frames).await {
+                let frames = dialect.encode_turn(&turn, now_ms());
+                if !send_all(&mut conn.ws, frames).await {
                     emit(LinkEvent::Event(Event::Error {
                         reply: Some(turn.reply_id),
                         message: "The message could not be sent: the connection failed.".into(),
                         fatal: false,
                     }));
-                    return Outcome::Dropped { was_ready: ready };
+                    return Outcome::Dropped {
+                        was_ready: conn.ready,
+                    };
                 }
+                continue;
             }
-            Step::Command(Some(Command::Stop(reply))) => {
-                let frames = dialect.encode_stop(&reply);
-                if !send_all(&mut ws, frames).await {
-                    return Outcome::Dropped { was_ready: ready };
-                }
+            Step::Command(Some(Command::Stop(reply))) => dialect.stop(&reply, now_ms()),
+            Step::Command(Some(Command::ClearSession)) => {
+                dialect.clear_session();
+                continue;
             }
             Step::Tick => {
                 tick = TimeoutFuture::new(TICK_MS).fuse();
                 let now = now_ms();
-                let interval = dialect.heartbeat_ms();
-                // Two missed heartbeats (and some slack): the socket is dead
-                // even if the browser has not noticed.
-                if now.saturating_sub(last_rx) > interval * 2 + 2_000 {
-                    emit(LinkEvent::Event(Event::Error {
-                        reply: None,
-                        message: "The server stopped answering; reconnecting.".into(),
-                        fatal: false,
-                    }));
-                    return Outcome::Dropped { was_ready: ready };
-                }
-                if now.saturating_sub(last_ping) >= interval {
-                    last_ping = now;
-                    if let Some(ping) = dialect.heartbeat(now) {
-                        if !send_all(&mut ws, vec![ping]).await {
-                            return Outcome::Dropped { was_ready: ready };
-                        }
+                // Where heartbeats guarantee traffic, silence means the
+                // socket is dead even if the browser has not noticed.
+                if let Some(dead_after) = dialect.dead_after_ms() {
+                    if now.saturating_sub(last_rx) > dead_after {
+                        emit(LinkEvent::Event(Event::Error {
+                            reply: None,
+                            message: "The server stopped answering; reconnecting.".into(),
+                            fatal: false,
+                        }));
+                        return Outcome::Dropped {
+                            was_ready: conn.ready,
+                        };
                     }
                 }
+                dialect.tick(now)
             }
+        };
+        if let Some(out) = conn.apply(decoded, backoff).await {
+            return out;
         }
     }
 }

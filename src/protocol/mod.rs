@@ -1,9 +1,17 @@
 //! The app's protocol layer: one normalized [`Event`] type the UI handles,
 //! and one adapter per wire dialect that turns user turns into frames and
 //! frames into events. No `web_sys` here: everything tests natively, and
-//! the transport only moves strings.
+//! the transport only moves strings and calls these methods with the time.
+//!
+//! Every adapter keeps its per-connection state explicit in its struct
+//! (the reply in flight, the Socket.IO handshake, the session id).
 
 pub mod native;
+pub mod nexlm;
+pub mod qwen;
+pub mod session;
+pub mod silence;
+pub mod socketio;
 
 use chatwire_protocol::{ChatMessage, DecodeError, ModelInfo, Params, Usage};
 
@@ -31,6 +39,11 @@ pub enum Event {
         message: String,
         fatal: bool,
     },
+    /// A message from the backend that is not a reply (e.g. Socket.IO
+    /// `info` on connect).
+    Notice(String),
+    /// The backend assigned a conversation id (`session` dialect) to keep.
+    Session(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +52,14 @@ pub enum EndReason {
     Complete,
     /// The token limit was reached.
     Length,
-    /// The backend confirmed a stop.
+    /// The reply was stopped (by the backend's confirmation, or locally
+    /// where the dialect has no stop).
     Cancelled,
     /// The reply failed (an [`Event::Error`] says why).
     Failed,
 }
 
-/// One user turn to send.
+/// One user turn to send, with the settings that apply to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
     pub reply_id: String,
@@ -53,74 +67,161 @@ pub struct Turn {
     pub messages: Vec<ChatMessage>,
     pub params: Params,
     pub model: Option<String>,
+    /// An attached image as a `data:image/...;base64,...` URL.
+    pub image: Option<String>,
+    /// Whether to ask for a streamed reply (dialects with a choice).
+    pub stream: bool,
+    /// How many earlier messages to send as history (dialects that send it).
+    pub history_window: usize,
+    /// Silence that ends a reply where the dialect has no end marker.
+    pub silence_ms: u64,
 }
 
-/// What decoding one frame produced.
+impl Turn {
+    /// The new user message (the last one).
+    pub fn user_text(&self) -> &str {
+        self.messages.last().map_or("", |m| m.content.as_str())
+    }
+}
+
+/// What an adapter call produced: events for the UI, frames to send.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Decoded {
     pub events: Vec<Event>,
-    /// A frame to send back at once (e.g. a pong).
-    pub answer: Option<String>,
+    pub send: Vec<String>,
+    /// Close this socket and connect again at once (e.g. `nexlm` stop).
+    pub reconnect_now: bool,
+}
+
+impl Decoded {
+    pub fn event(e: Event) -> Self {
+        Self {
+            events: vec![e],
+            ..Self::default()
+        }
+    }
+
+    pub fn send(frame: String) -> Self {
+        Self {
+            send: vec![frame],
+            ..Self::default()
+        }
+    }
+}
+
+/// What a dialect can do, so the UI shows what applies and what does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// temperature, top_p, max_tokens reach the backend.
+    pub sampling: bool,
+    pub repetition_penalty: bool,
+    /// Earlier turns are sent by the client (vs kept by the server or not at all).
+    pub history: bool,
+    pub model_choice: bool,
+    pub stream_toggle: bool,
+    pub image: bool,
+    pub stop: StopKind,
+    /// Replies end by silence (no end marker).
+    pub silence_end: bool,
+    pub clear_session: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopKind {
+    /// The backend confirms the stop.
+    Acknowledged,
+    /// The backend is asked to stop, without confirmation.
+    Requested,
+    /// The socket is closed (and reopened for the next turn).
+    CloseSocket,
+    /// Nothing reaches the backend: the rest of the reply is ignored.
+    LocalOnly,
 }
 
 /// The dialect spoken on the current connection.
 #[derive(Debug, Clone)]
 pub enum Dialect {
     Native(native::Native),
+    Qwen(qwen::Qwen),
+    SocketIo(socketio::SocketIo),
+    Nexlm(nexlm::Nexlm),
+    Session(session::Session),
+}
+
+/// Dispatches to the adapter of the active dialect.
+macro_rules! each {
+    ($self:expr, $d:ident => $e:expr) => {
+        match $self {
+            Dialect::Native($d) => $e,
+            Dialect::Qwen($d) => $e,
+            Dialect::SocketIo($d) => $e,
+            Dialect::Nexlm($d) => $e,
+            Dialect::Session($d) => $e,
+        }
+    };
 }
 
 impl Dialect {
-    pub fn new(protocol: Protocol, client_id: &str) -> Self {
+    /// `client_id`: this browser's stable id; `session_id`: a kept
+    /// conversation id (`session` dialect).
+    pub fn new(protocol: Protocol, client_id: &str, session_id: Option<String>) -> Self {
         match protocol {
             Protocol::Native => Dialect::Native(native::Native::new(client_id)),
+            Protocol::Qwen => Dialect::Qwen(qwen::Qwen::default()),
+            Protocol::SocketIo => Dialect::SocketIo(socketio::SocketIo::default()),
+            Protocol::Nexlm => Dialect::Nexlm(nexlm::Nexlm::default()),
+            Protocol::Session => Dialect::Session(session::Session::new(client_id, session_id)),
         }
     }
 
-    /// Frames to send as soon as the socket opens.
-    pub fn on_open(&mut self) -> Vec<String> {
-        match self {
-            Dialect::Native(d) => vec![d.hello()],
-        }
+    pub fn capabilities(&self) -> Capabilities {
+        each!(self, d => d.capabilities())
     }
 
-    pub fn encode_turn(&mut self, turn: &Turn) -> Vec<String> {
-        match self {
-            Dialect::Native(d) => vec![d.encode_turn(turn)],
-        }
+    /// The URL to open, from the configured backend URL.
+    pub fn socket_url(&self, base: &str) -> String {
+        each!(self, d => d.socket_url(base))
     }
 
-    /// Frames asking the backend to stop reply `reply`.
-    pub fn encode_stop(&mut self, reply: &str) -> Vec<String> {
-        match self {
-            Dialect::Native(d) => vec![d.encode_cancel(reply)],
-        }
+    /// The socket opened: frames to send, and `Ready` where the dialect
+    /// has no handshake.
+    pub fn on_open(&mut self, now_ms: u64) -> Decoded {
+        each!(self, d => d.on_open(now_ms))
     }
 
-    pub fn decode(&mut self, text: &str) -> Result<Decoded, DecodeError> {
-        match self {
-            Dialect::Native(d) => d.decode(text),
-        }
+    pub fn encode_turn(&mut self, turn: &Turn, now_ms: u64) -> Vec<String> {
+        each!(self, d => d.encode_turn(turn, now_ms))
     }
 
-    /// A heartbeat frame, if the dialect has one.
-    pub fn heartbeat(&self, now_ms: u64) -> Option<String> {
-        match self {
-            Dialect::Native(d) => Some(d.ping(now_ms)),
-        }
+    /// The user stopped reply `reply`.
+    pub fn stop(&mut self, reply: &str, now_ms: u64) -> Decoded {
+        each!(self, d => d.stop(reply, now_ms))
     }
 
-    /// How often to send heartbeats; the link also declares the socket dead
-    /// after about two intervals of silence.
-    pub fn heartbeat_ms(&self) -> u64 {
-        match self {
-            Dialect::Native(d) => d.heartbeat_ms(),
-        }
+    pub fn decode(&mut self, text: &str, now_ms: u64) -> Result<Decoded, DecodeError> {
+        each!(self, d => d.decode(text, now_ms))
+    }
+
+    /// Called a few times a second: heartbeats and silence timeouts.
+    pub fn tick(&mut self, now_ms: u64) -> Decoded {
+        each!(self, d => d.tick(now_ms))
+    }
+
+    /// Silence after which the socket is considered dead, where the dialect
+    /// has heartbeats that guarantee traffic.
+    pub fn dead_after_ms(&self) -> Option<u64> {
+        each!(self, d => d.dead_after_ms())
     }
 
     /// The connection dropped: forget per-connection state.
     pub fn on_close(&mut self) {
-        match self {
-            Dialect::Native(d) => d.on_close(),
+        each!(self, d => d.on_close())
+    }
+
+    /// Forget the server-side conversation (`session` dialect).
+    pub fn clear_session(&mut self) {
+        if let Dialect::Session(d) = self {
+            d.clear_session();
         }
     }
 }

@@ -5,12 +5,13 @@ use chatwire_protocol::{
     ServerFrame, DEFAULT_HEARTBEAT_MS, PROTOCOL_VERSION,
 };
 
-use super::{Decoded, EndReason, Event, Turn};
+use super::{Capabilities, Decoded, EndReason, Event, StopKind, Turn};
 
 #[derive(Debug, Clone)]
 pub struct Native {
     client_id: String,
     heartbeat_ms: u64,
+    last_ping_ms: u64,
     /// The reply in flight and its sequence bookkeeping.
     current: Option<(String, SeqTracker)>,
 }
@@ -20,39 +21,70 @@ impl Native {
         Self {
             client_id: client_id.to_owned(),
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            last_ping_ms: 0,
             current: None,
         }
     }
 
-    pub fn heartbeat_ms(&self) -> u64 {
-        self.heartbeat_ms
-    }
-
-    pub fn hello(&self) -> String {
-        ClientFrame::Hello {
-            v: PROTOCOL_VERSION,
-            client: Some(self.client_id.clone()),
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            sampling: true,
+            repetition_penalty: true,
+            history: true,
+            model_choice: true,
+            stream_toggle: false,
+            image: false,
+            stop: StopKind::Acknowledged,
+            silence_end: false,
+            clear_session: false,
         }
-        .encode()
     }
 
-    pub fn encode_turn(&mut self, turn: &Turn) -> String {
+    pub fn socket_url(&self, base: &str) -> String {
+        base.to_owned()
+    }
+
+    /// Says `hello`; ready once `welcome` arrives.
+    pub fn on_open(&mut self, now_ms: u64) -> Decoded {
+        self.last_ping_ms = now_ms;
+        Decoded::send(
+            ClientFrame::Hello {
+                v: PROTOCOL_VERSION,
+                client: Some(self.client_id.clone()),
+            }
+            .encode(),
+        )
+    }
+
+    pub fn encode_turn(&mut self, turn: &Turn, _now_ms: u64) -> Vec<String> {
         self.current = Some((turn.reply_id.clone(), SeqTracker::new()));
-        ClientFrame::Chat(ChatRequest {
+        vec![ClientFrame::Chat(ChatRequest {
             id: turn.reply_id.clone(),
             model: turn.model.clone(),
             messages: turn.messages.clone(),
             params: turn.params,
         })
-        .encode()
+        .encode()]
     }
 
-    pub fn encode_cancel(&self, reply: &str) -> String {
-        ClientFrame::Cancel { id: reply.into() }.encode()
+    /// `cancel`; the server's `end` (finish reason `cancelled`) confirms it.
+    pub fn stop(&mut self, reply: &str, _now_ms: u64) -> Decoded {
+        Decoded::send(ClientFrame::Cancel { id: reply.into() }.encode())
     }
 
-    pub fn ping(&self, now_ms: u64) -> String {
-        ClientFrame::Ping { t: now_ms }.encode()
+    /// Sends `ping` every heartbeat interval.
+    pub fn tick(&mut self, now_ms: u64) -> Decoded {
+        if now_ms.saturating_sub(self.last_ping_ms) < self.heartbeat_ms {
+            return Decoded::default();
+        }
+        self.last_ping_ms = now_ms;
+        Decoded::send(ClientFrame::Ping { t: now_ms }.encode())
+    }
+
+    /// The server pings every interval too: two missed intervals (and some
+    /// slack) mean the socket is dead.
+    pub fn dead_after_ms(&self) -> Option<u64> {
+        Some(self.heartbeat_ms * 2 + 2_000)
     }
 
     pub fn on_close(&mut self) {
@@ -78,7 +110,7 @@ impl Native {
         }
     }
 
-    pub fn decode(&mut self, text: &str) -> Result<Decoded, DecodeError> {
+    pub fn decode(&mut self, text: &str, _now_ms: u64) -> Result<Decoded, DecodeError> {
         let frame = match ServerFrame::decode(text) {
             Ok(f) => f,
             // Versioning rule: frame types from a newer server are ignored.
@@ -96,7 +128,7 @@ impl Native {
                 out.events.push(Event::Ready { models });
             }
             ServerFrame::Models { .. } | ServerFrame::Pong { .. } => {}
-            ServerFrame::Ping { t } => out.answer = Some(ClientFrame::Pong { t }.encode()),
+            ServerFrame::Ping { t } => out.send.push(ClientFrame::Pong { t }.encode()),
             ServerFrame::Queued { id, position } => {
                 out.events.push(Event::Queued {
                     reply: id,
@@ -172,31 +204,41 @@ mod tests {
                 ..Params::default()
             },
             model: None,
+            image: None,
+            stream: true,
+            history_window: 6,
+            silence_ms: 2000,
         }
     }
 
     fn events(d: &mut Native, frames: &[&str]) -> Vec<Event> {
         frames
             .iter()
-            .flat_map(|f| d.decode(f).unwrap().events)
+            .flat_map(|f| d.decode(f, 0).unwrap().events)
             .collect()
     }
 
     #[test]
     fn requests_encode_exactly() {
         let mut d = Native::new("c1");
-        assert_eq!(d.hello(), r#"{"type":"hello","v":1,"client":"c1"}"#);
         assert_eq!(
-            d.encode_turn(&turn("r1")),
+            d.on_open(0).send,
+            vec![r#"{"type":"hello","v":1,"client":"c1"}"#.to_string()]
+        );
+        assert_eq!(
+            d.encode_turn(&turn("r1"), 0)[0],
             r#"{"type":"chat","id":"r1","messages":[{"role":"user","content":"hi"}],"params":{"temperature":0.7,"top_p":0.9,"max_tokens":512}}"#
         );
-        assert_eq!(d.encode_cancel("r1"), r#"{"type":"cancel","id":"r1"}"#);
+        assert_eq!(
+            d.stop("r1", 0).send,
+            vec![r#"{"type":"cancel","id":"r1"}"#.to_string()]
+        );
     }
 
     #[test]
     fn a_recorded_reply_becomes_tokens_and_end() {
         let mut d = Native::new("c");
-        d.encode_turn(&turn("r1"));
+        d.encode_turn(&turn("r1"), 0);
         let evs = events(
             &mut d,
             &[
@@ -232,7 +274,7 @@ mod tests {
     #[test]
     fn duplicates_are_dropped_and_gaps_reported() {
         let mut d = Native::new("c");
-        d.encode_turn(&turn("r1"));
+        d.encode_turn(&turn("r1"), 0);
         let evs = events(
             &mut d,
             &[
@@ -249,7 +291,7 @@ mod tests {
     #[test]
     fn frames_of_other_replies_are_ignored() {
         let mut d = Native::new("c");
-        d.encode_turn(&turn("r2"));
+        d.encode_turn(&turn("r2"), 0);
         let evs = events(
             &mut d,
             &[r#"{"type":"delta","id":"r1","seq":5,"text":"late"}"#],
@@ -261,18 +303,26 @@ mod tests {
     fn welcome_ping_errors_and_unknown_types() {
         let mut d = Native::new("c");
         let w = d
-            .decode(r#"{"type":"welcome","v":1,"server":"s","models":[],"heartbeat_ms":5000,"max_frame_bytes":1}"#)
+            .decode(r#"{"type":"welcome","v":1,"server":"s","models":[],"heartbeat_ms":5000,"max_frame_bytes":1}"#, 0)
             .unwrap();
         assert_eq!(w.events, vec![Event::Ready { models: vec![] }]);
-        assert_eq!(d.heartbeat_ms(), 5000);
-        let p = d.decode(r#"{"type":"ping","t":9}"#).unwrap();
-        assert_eq!(p.answer.as_deref(), Some(r#"{"type":"pong","t":9}"#));
+        assert_eq!(d.dead_after_ms(), Some(12_000));
+        assert!(d.tick(4_999).send.is_empty());
         assert_eq!(
-            d.decode(r#"{"type":"future_thing","x":1}"#).unwrap(),
+            d.tick(5_000).send,
+            vec![r#"{"type":"ping","t":5000}"#.to_string()]
+        );
+        let p = d.decode(r#"{"type":"ping","t":9}"#, 0).unwrap();
+        assert_eq!(p.send, vec![r#"{"type":"pong","t":9}"#.to_string()]);
+        assert_eq!(
+            d.decode(r#"{"type":"future_thing","x":1}"#, 0).unwrap(),
             Decoded::default()
         );
         let e = d
-            .decode(r#"{"type":"error","id":"r1","code":"engine","message":"boom"}"#)
+            .decode(
+                r#"{"type":"error","id":"r1","code":"engine","message":"boom"}"#,
+                0,
+            )
             .unwrap();
         assert_eq!(
             e.events,
@@ -283,15 +333,21 @@ mod tests {
             }]
         );
         assert!(d
-            .decode(r#"{"type":"error","id":"r1","code":"not_running","message":"x"}"#)
+            .decode(
+                r#"{"type":"error","id":"r1","code":"not_running","message":"x"}"#,
+                0
+            )
             .unwrap()
             .events
             .is_empty());
         let v = d
-            .decode(r#"{"type":"error","code":"unsupported_version","message":"v"}"#)
+            .decode(
+                r#"{"type":"error","code":"unsupported_version","message":"v"}"#,
+                0,
+            )
             .unwrap();
         assert!(matches!(v.events[0], Event::Error { fatal: true, .. }));
-        assert!(d.decode("{oops").is_err());
-        assert!(d.decode(r#"{"type":"delta"}"#).is_err());
+        assert!(d.decode("{oops", 0).is_err());
+        assert!(d.decode(r#"{"type":"delta"}"#, 0).is_err());
     }
 }

@@ -4,13 +4,18 @@ use crate::chat::Chat;
 use crate::config::{AppConfig, ConfigError, PageLocation};
 use crate::conn_state::ConnState;
 use crate::params::ParamInputs;
-use crate::protocol::{Dialect, Turn};
+use crate::protocol::{Dialect, Event, StopKind, Turn};
 use crate::transport::{self, Command, Link, LinkEvent};
 
+use super::attach::{AttachControls, Attachment};
+use super::backend_panel::{BackendPanel, BackendSettings};
 use super::composer::Composer;
 use super::messages::MessageList;
 use super::params_panel::ParamsPanel;
 use super::status::ConnectionStatus;
+
+const CLIENT_ID_KEY: &str = "chatwire.client_id";
+const SESSION_ID_KEY: &str = "chatwire.session_id";
 
 fn page_location() -> PageLocation {
     let loc = window().location();
@@ -25,11 +30,40 @@ fn page_location() -> PageLocation {
     }
 }
 
-/// A random id for this page's client (hex of 64 random bits).
-fn random_id() -> String {
-    let hi = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    let lo = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    format!("{hi:08x}{lo:08x}")
+fn local_storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    window().session_storage().ok().flatten()
+}
+
+/// This browser's id, made once and kept in localStorage (`client_<ms>`,
+/// as the seed 003 page does). Without storage it lives for the page.
+fn client_id() -> String {
+    let stored = local_storage().and_then(|s| s.get_item(CLIENT_ID_KEY).ok().flatten());
+    stored.filter(|id| !id.is_empty()).unwrap_or_else(|| {
+        let id = format!("client_{}", js_sys::Date::now() as u64);
+        if let Some(s) = local_storage() {
+            let _ = s.set_item(CLIENT_ID_KEY, &id);
+        }
+        id
+    })
+}
+
+fn stored_session() -> Option<String> {
+    session_storage()
+        .and_then(|s| s.get_item(SESSION_ID_KEY).ok().flatten())
+        .filter(|id| !id.is_empty())
+}
+
+fn store_session(id: Option<&str>) {
+    if let Some(s) = session_storage() {
+        let _ = match id {
+            Some(id) => s.set_item(SESSION_ID_KEY, id),
+            None => s.remove_item(SESSION_ID_KEY),
+        };
+    }
 }
 
 /// Keeps the transcript scrolled to the bottom while the reader is there.
@@ -64,6 +98,18 @@ impl Follow {
     }
 }
 
+/// What pressing Stop means for this backend, when it is not a plain
+/// confirmed stop.
+fn stop_note(kind: StopKind) -> Option<&'static str> {
+    match kind {
+        StopKind::Acknowledged | StopKind::Requested => None,
+        StopKind::CloseSocket => Some("Stopped by closing the connection (this backend has no stop message)."),
+        StopKind::LocalOnly => Some(
+            "Stopped here. This backend has no stop, so it may still be generating; the rest is ignored.",
+        ),
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let query = window().location().search().unwrap_or_default();
@@ -81,8 +127,17 @@ pub fn App() -> impl IntoView {
         at_bottom: StoredValue::new(true),
         pending: StoredValue::new(false),
     };
-    let client_id = random_id();
+    let client_id = client_id();
     let next_reply = StoredValue::new(0u64);
+
+    let dialect = Dialect::new(config.protocol, &client_id, stored_session());
+    let caps = dialect.capabilities();
+    let settings = BackendSettings::new(
+        config.models.first(),
+        config.history_window,
+        config.silence_ms,
+    );
+    let attach = caps.image.then(|| Attachment::new(config.image_max_bytes));
 
     let link: Option<Link> = match errors.iter().find(|e| e.fatal) {
         Some(e) => {
@@ -93,9 +148,10 @@ pub fn App() -> impl IntoView {
         }
         None => Some(transport::spawn(
             config.backend.clone(),
-            Dialect::new(config.protocol, &client_id),
+            dialect,
             move |ev| match ev {
                 LinkEvent::State(s) => conn.set(s),
+                LinkEvent::Event(Event::Session(id)) => store_session(Some(&id)),
                 LinkEvent::Event(e) => {
                     chat.apply(e);
                     follow.request();
@@ -106,14 +162,24 @@ pub fn App() -> impl IntoView {
         )),
     };
     let link = StoredValue::new(link);
+    let command = move |cmd: Command| {
+        link.with_value(|l| match l {
+            Some(l) => l.send(cmd),
+            None => Err("not connected".into()),
+        })
+    };
 
     let send_blocked = Signal::derive(move || {
         if !conn.with(ConnState::is_open) {
             Some("Not connected".to_string())
+        } else if chat.is_draining() {
+            Some("Waiting for the backend to finish the stopped reply".to_string())
         } else if chat.is_busy() {
             Some("A reply is in progress".to_string())
         } else if let Err(e) = inputs.with(ParamInputs::to_params) {
             Some(format!("Fix the parameters first ({e})"))
+        } else if let Some(e) = settings.problem(&caps) {
+            Some(format!("Fix the backend settings first ({e})"))
         } else if draft.with(|t| t.trim().is_empty()) {
             Some("Type a message".to_string())
         } else {
@@ -129,35 +195,51 @@ pub fn App() -> impl IntoView {
             return;
         };
         let text = draft.get_untracked();
+        let image = attach.and_then(|a| a.image.get_untracked());
         let n = next_reply.get_value() + 1;
         next_reply.set_value(n);
         let reply_id = format!("{client_id}-{n}");
-        let messages = chat.begin_turn(&text, reply_id.clone());
+        let messages = chat.begin_turn(&text, image.clone(), reply_id.clone());
         follow.at_bottom.set_value(true);
         follow.request();
+        let model = settings.model.get_untracked();
         let turn = Turn {
             reply_id: reply_id.clone(),
             messages,
             params,
-            model: None,
+            model: (caps.model_choice && !model.is_empty()).then_some(model),
+            image,
+            stream: settings.stream.get_untracked(),
+            history_window: settings.history_window().unwrap_or(config.history_window),
+            silence_ms: settings.silence_ms().unwrap_or(config.silence_ms),
         };
-        let sent = link.with_value(|l| match l {
-            Some(l) => l.send(Command::Send(turn)),
-            None => Err("not connected".into()),
-        });
-        match sent {
-            // The draft is cleared only once the turn is on its way.
-            Ok(()) => draft.set(String::new()),
+        match command(Command::Send(turn)) {
+            // The draft (and the attachment) are cleared only once the
+            // turn is on its way.
+            Ok(()) => {
+                draft.set(String::new());
+                if let Some(a) = attach {
+                    a.clear();
+                }
+            }
             Err(e) => chat.send_failed(&reply_id, e),
         }
     };
     let on_stop = move || {
-        if let Some(reply) = chat.stop() {
-            link.with_value(|l| {
-                if let Some(l) = l {
-                    let _ = l.send(Command::Stop(reply));
-                }
-            });
+        if let Some(reply) = chat.stop(stop_note(caps.stop)) {
+            let _ = command(Command::Stop(reply));
+        }
+    };
+    let on_clear_session = move || {
+        store_session(None);
+        let _ = command(Command::ClearSession);
+        chat.info.set(Some(
+            "Session cleared: the next message starts a new conversation.".into(),
+        ));
+    };
+    let on_paste = move |ev: &web_sys::ClipboardEvent| {
+        if let Some(a) = attach {
+            a.on_paste(ev);
         }
     };
 
@@ -166,6 +248,7 @@ pub fn App() -> impl IntoView {
             <header class="top">
                 <h1>"chatwire"</h1>
                 <ConnectionStatus state=conn notice=chat.notice/>
+                {move || chat.info.get().map(|i| view! { <p class="backend-info" data-testid="backend-notice">{i}</p> })}
             </header>
             <ConfigErrors errors/>
             <div class="layout">
@@ -174,11 +257,15 @@ pub fn App() -> impl IntoView {
                     <MessageList chat/>
                 </section>
                 <aside class="side">
-                    <ParamsPanel inputs/>
+                    <ParamsPanel inputs caps/>
+                    <BackendPanel caps protocol=config.protocol.as_str() models=config.models.clone()
+                        settings on_clear_session/>
                 </aside>
             </div>
             <Composer text=draft enabled=Signal::derive(move || conn.with(ConnState::is_open))
-                send_blocked busy=Signal::derive(move || chat.is_busy()) on_send on_stop/>
+                send_blocked busy=Signal::derive(move || chat.is_busy()) on_send on_stop on_paste>
+                {attach.map(|att| view! { <AttachControls att/> })}
+            </Composer>
         </div>
     }
 }

@@ -14,6 +14,10 @@ pub fn Composer(
     #[prop(into)] busy: Signal<bool>,
     on_send: impl Fn() + Clone + 'static,
     on_stop: impl Fn() + 'static,
+    /// Pastes go here first (an attached image); the textarea gets the rest.
+    on_paste: impl Fn(&web_sys::ClipboardEvent) + 'static,
+    /// Extra controls (the image attachment).
+    children: Children,
 ) -> impl IntoView {
     let send_on_enter = on_send.clone();
     view! {
@@ -22,6 +26,7 @@ pub fn Composer(
                 placeholder=move || if enabled.get() { "Message (Enter to send, Shift+Enter for a new line)" } else { "Waiting for the connection…" }
                 prop:disabled=move || !enabled.get()
                 prop:value=move || text.get()
+                on:paste=move |ev| on_paste(&ev)
                 on:input=move |ev| text.set(event_target_value(&ev))
                 on:keydown=move |ev| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229 {
@@ -29,6 +34,7 @@ pub fn Composer(
                         send_on_enter();
                     }
                 }></textarea>
+            {children()}
             <div class="composer-actions">
                 <button type="button" class="send" data-testid="send"
                     prop:disabled=move || send_blocked.get().is_some()

@@ -19,12 +19,14 @@ fn MessageView(m: Message) -> impl IntoView {
         status,
         error,
         note,
+        image,
         ..
     } = m;
     view! {
         <article class=format!("message {}", role.as_str()) data-testid="message" data-role=role.as_str()
             data-status=move || status.get().as_str()>
             <div class="bubble">
+                {image.map(|src| view! { <img class="message-image" src=src alt="Attached image" data-testid="message-image"/> })}
                 <span class="text">{move || text.get()}</span>
                 <Show when=move || status.get() == Status::Streaming>
                     <span class="cursor" data-testid="cursor" aria-hidden="true"></span>

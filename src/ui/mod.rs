@@ -2,6 +2,8 @@
 //! `config` and `conn_state`; the socket lives in `transport`.
 
 pub mod app;
+mod attach;
+mod backend_panel;
 mod composer;
 mod messages;
 mod params_panel;

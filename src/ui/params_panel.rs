@@ -1,36 +1,54 @@
 use leptos::prelude::*;
 
 use crate::params::{Field, ParamInputs};
+use crate::protocol::Capabilities;
+
+/// Whether the backend's dialect carries this parameter.
+pub fn applies(field: Field, caps: &Capabilities) -> bool {
+    match field {
+        Field::RepetitionPenalty => caps.repetition_penalty,
+        _ => caps.sampling,
+    }
+}
 
 /// The sampling controls, always visible beside the chat. Refused values
 /// are marked and explained; Send stays disabled until they are fixed.
+/// Parameters the backend's dialect does not carry are shown as not
+/// applicable instead of being dropped silently.
 #[component]
-pub fn ParamsPanel(inputs: RwSignal<ParamInputs>) -> impl IntoView {
+pub fn ParamsPanel(inputs: RwSignal<ParamInputs>, caps: Capabilities) -> impl IntoView {
     view! {
         <form class="params" aria-label="Generation parameters" on:submit=|ev| ev.prevent_default()>
             <h2>"Parameters"</h2>
-            {Field::ALL.into_iter().map(|f| view! { <ParamField field=f inputs/> }).collect_view()}
+            {Field::ALL.into_iter().map(|f| view! { <ParamField field=f inputs applicable=applies(f, &caps)/> }).collect_view()}
         </form>
     }
 }
 
 #[component]
-fn ParamField(field: Field, inputs: RwSignal<ParamInputs>) -> impl IntoView {
+fn ParamField(field: Field, inputs: RwSignal<ParamInputs>, applicable: bool) -> impl IntoView {
     let (min, max, step) = field.bounds();
     let problem = Memo::new(move |_| inputs.with(|p| field.problem(p)));
     let id = format!("param-{}", field.test_id());
     let err_id = format!("{id}-error");
     view! {
-        <div class="field" class:invalid=move || problem.with(Option::is_some)>
+        <div class="field" class:invalid=move || applicable && problem.with(Option::is_some)
+            class:not-applicable=!applicable data-applicable=applicable.to_string()>
             <label for=id.clone()>{field.label()}<span class="range">{format!(" ({min}–{max})")}</span></label>
             <input id=id type="number" inputmode="decimal" min=min max=max step=step
+                placeholder=if field.optional() { "not set" } else { "" }
+                disabled=!applicable
                 data-testid=field.test_id()
                 aria-invalid=move || problem.with(Option::is_some).to_string()
                 aria-describedby=err_id.clone()
                 prop:value=move || inputs.with(|p| field.get(p).to_owned())
                 on:input=move |ev| inputs.update(|p| field.set(p, event_target_value(&ev)))/>
             <p class="field-error" id=err_id data-testid=format!("{}-error", field.test_id())>
-                {move || problem.get().map(|e| format!("Must be {e}"))}
+                {move || if applicable {
+                    problem.get().map(|e| format!("Must be {e}"))
+                } else {
+                    Some("Not used by this backend".to_string())
+                }}
             </p>
         </div>
     }
