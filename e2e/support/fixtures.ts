@@ -1,5 +1,6 @@
 import { test as base, expect, Page, Locator } from '@playwright/test';
 import { Server } from './server';
+import { Peer, Dialect } from './peer';
 
 /** Page errors are uncaught exceptions, i.e. a wasm panic: never allowed. */
 export interface Chat {
@@ -17,12 +18,27 @@ export interface Chat {
   say(text: string): Promise<void>;
 }
 
-export const test = base.extend<{ server: Server; chat: Chat; pageErrors: string[] }>({
+export const test = base.extend<{
+  server: Server;
+  chat: Chat;
+  pageErrors: string[];
+  startPeer: (dialect: Dialect, env?: Record<string, string>) => Promise<Peer>;
+}>({
   server: async ({}, use) => {
     const server = new Server();
     await server.start();
     await use(server);
     await server.kill();
+  },
+  startPeer: async ({}, use) => {
+    const peers: Peer[] = [];
+    await use(async (dialect, env = {}) => {
+      const peer = new Peer(dialect, env);
+      peers.push(peer);
+      await peer.start();
+      return peer;
+    });
+    await Promise.all(peers.map((p) => p.kill()));
   },
   pageErrors: async ({ page }, use) => {
     const errors: string[] = [];

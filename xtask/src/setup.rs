@@ -28,6 +28,7 @@ pub fn all(need: Need) -> Result {
     if need == Need::Test {
         rust_components()?;
         chromium()?;
+        peers_venv(&root)?;
     }
     eprintln!("setup: all tools present");
     Ok(())
@@ -110,6 +111,40 @@ fn npm_packages(root: &Path) -> Result {
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&dir)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))?;
+    std::fs::write(&stamp_path, stamp).map_err(|e| e.to_string())
+}
+
+/// Where the e2e peers' Python environment lives.
+pub fn peers_python(root: &Path) -> std::path::PathBuf {
+    root.join(".cache/peers-venv/bin/python")
+}
+
+/// A virtualenv with the seed peers' packages (FastAPI, uvicorn,
+/// python-socketio) from PyPI, re-installed when requirements change.
+fn peers_venv(root: &Path) -> Result {
+    let reqs_path = root.join("e2e/peers/requirements.txt");
+    let reqs = std::fs::read(&reqs_path).map_err(|e| format!("{}: {e}", reqs_path.display()))?;
+    let venv = root.join(".cache/peers-venv");
+    let stamp_path = venv.join(".chatwire-requirements-stamp");
+    let stamp = format!("{:016x}", fnv1a(&reqs));
+    if peers_python(root).exists()
+        && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
+    {
+        return Ok(());
+    }
+    if !peers_python(root).exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(peers_python(root))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&reqs_path))?;
     std::fs::write(&stamp_path, stamp).map_err(|e| e.to_string())
 }
 

@@ -148,6 +148,7 @@ fn e2e(t: &mut Tally) -> Result {
         .current_dir(&dir)
         .env("CHATWIRE_SERVER_BIN", build::server_binary())
         .env("CHATWIRE_DIST", build::dist())
+        .env("CHATWIRE_PEERS_PYTHON", setup::peers_python(&root))
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"));
     let json = std::fs::read_to_string(&report).unwrap_or_default();
     let stat = |key: &str| json_number(&json, key).unwrap_or(0);
