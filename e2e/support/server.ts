@@ -25,7 +25,8 @@ export class Server {
   port = 0;
   private log: string[] = [];
 
-  constructor(private readonly extraArgs: string[] = []) {}
+  /** Scripted engine unless the arguments name another. */
+  constructor(private readonly extraArgs: string[] = ['--engine', 'scripted']) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;

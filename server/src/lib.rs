@@ -3,10 +3,12 @@
 
 pub mod debug;
 pub mod engine;
+pub mod openai;
 pub mod session;
 pub mod static_files;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,13 @@ pub struct Limits {
     pub heartbeat: Duration,
     /// A connection that sends nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// Replies one connection may run at once.
+    pub max_replies_per_socket: usize,
+    /// Replies the whole server runs at once.
+    pub max_replies_total: usize,
+    /// Origins allowed to open `/ws` besides the server's own and
+    /// localhost; `*` allows any.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Limits {
@@ -34,7 +43,39 @@ impl Default for Limits {
             max_frame_bytes: chatwire_protocol::DEFAULT_MAX_FRAME_BYTES,
             heartbeat: Duration::from_millis(chatwire_protocol::DEFAULT_HEARTBEAT_MS),
             idle_timeout: Duration::from_secs(60),
+            max_replies_per_socket: 1,
+            max_replies_total: 64,
+            allowed_origins: Vec::new(),
         }
+    }
+}
+
+/// Counts the replies running on the whole server.
+#[derive(Clone, Default)]
+pub struct ReplyCounter(Arc<AtomicUsize>);
+
+/// One running reply; dropping it frees its place.
+pub struct ReplySlot(Arc<AtomicUsize>);
+
+impl ReplyCounter {
+    /// A place for one more reply, if fewer than `max` run.
+    pub fn acquire(&self, max: usize) -> Option<ReplySlot> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ReplySlot(Arc::clone(&self.0)))
+    }
+
+    pub fn running(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for ReplySlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -47,6 +88,10 @@ pub struct AppState {
     pub replies: Option<ReplyLog>,
     /// Flips to `true` when the server shuts down; sessions close politely.
     pub shutdown: watch::Receiver<bool>,
+    /// Replies running on the whole server.
+    pub replies_running: ReplyCounter,
+    /// Serve the OpenAI-compatible API under `/v1`.
+    pub openai_api: bool,
 }
 
 /// The server's router. `dist` is the built app, if it should be served.
@@ -56,6 +101,12 @@ pub fn router(state: AppState, dist: Option<PathBuf>) -> Router {
         .route("/healthz", get(|| async { "ok" }));
     if state.replies.is_some() {
         app = app.route("/debug/replies", get(debug::replies));
+    }
+    if state.openai_api {
+        app = app.route("/v1/models", get(openai::models)).route(
+            "/v1/chat/completions",
+            axum::routing::post(openai::chat_completions),
+        );
     }
     let app = app.with_state(state);
     match dist {

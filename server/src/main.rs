@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatwire_server::debug::ReplyLog;
+use chatwire_server::engine::embedded::EmbeddedEngine;
 use chatwire_server::engine::scripted::{ScriptedConfig, ScriptedEngine};
+use chatwire_server::engine::upstream::UpstreamEngine;
 use chatwire_server::engine::Engine;
 use chatwire_server::{router, AppState, Limits};
 use clap::{Parser, ValueEnum};
@@ -15,8 +17,12 @@ use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum EngineKind {
+    /// A GGUF model run on the CPU in this process (--model).
+    Embedded,
     /// Deterministic generator for tests and benchmarks (not a model).
     Scripted,
+    /// An OpenAI-compatible server (--upstream).
+    Upstream,
 }
 
 /// chatwire's companion server: serves the app and speaks the native
@@ -34,8 +40,26 @@ struct Args {
     #[arg(long)]
     dist: Option<PathBuf>,
     /// Which engine answers chats.
-    #[arg(long, value_enum, default_value = "scripted")]
+    #[arg(long, value_enum, default_value = "embedded")]
     engine: EngineKind,
+    /// embedded: the GGUF model (llama family with ChatML, e.g.
+    /// SmolLM2-135M-Instruct; `cargo xtask setup` fetches it).
+    #[arg(long, env = "CHATWIRE_MODEL", default_value = chatwire_server::engine::embedded::DEFAULT_MODEL)]
+    model: PathBuf,
+    /// upstream: the OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1.
+    /// Giving it selects the upstream engine.
+    #[arg(long)]
+    upstream: Option<String>,
+    /// upstream: the model to offer first (also when the upstream lists none).
+    #[arg(long)]
+    upstream_model: Option<String>,
+    /// upstream: the environment variable holding the API key (never sent
+    /// to browsers, never logged).
+    #[arg(long, default_value = "CHATWIRE_UPSTREAM_API_KEY")]
+    upstream_api_key_env: String,
+    /// embedded: CPU threads for inference (0 = all cores). Read once at start.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// scripted: reply with this text instead of synthetic tokens.
     #[arg(long)]
     scripted_reply: Option<String>,
@@ -54,14 +78,27 @@ struct Args {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 60)]
     idle_timeout_secs: u64,
+    /// Replies one connection may run at once.
+    #[arg(long, default_value_t = 1)]
+    max_replies_per_socket: usize,
+    /// Replies the server runs at once (more are refused as `overloaded`).
+    #[arg(long, default_value_t = 64)]
+    max_replies_total: usize,
+    /// An origin (e.g. https://wiki.corp) allowed to open /ws besides the
+    /// server's own and localhost; repeatable; `*` allows any.
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
+    /// Serve an OpenAI-compatible API (/v1/models, /v1/chat/completions)
+    /// over the engine, for other tools (no key: bind it to loopback).
+    #[arg(long)]
+    openai_api: bool,
     /// Serve /debug/replies: recent requests and replies as JSON (holds
     /// prompts; for tests and local debugging only).
     #[arg(long)]
     debug_api: bool,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -69,7 +106,20 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    match serve(args).await {
+    // candle reads its thread count once, at its first call: set it before
+    // anything else runs.
+    if args.threads > 0 {
+        std::env::set_var("CANDLE_NUM_THREADS", args.threads.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string());
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -79,7 +129,37 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
-    let engine: Arc<dyn Engine> = match args.engine {
+    let kind = if args.upstream.is_some() {
+        EngineKind::Upstream
+    } else {
+        args.engine
+    };
+    let engine: Arc<dyn Engine> = match kind {
+        EngineKind::Upstream => {
+            let base = args
+                .upstream
+                .clone()
+                .ok_or("--engine upstream needs --upstream URL")?;
+            let key = std::env::var(&args.upstream_api_key_env)
+                .ok()
+                .filter(|k| !k.is_empty());
+            tracing::info!(upstream = %base, api_key = key.is_some(), "connecting to the upstream");
+            Arc::new(UpstreamEngine::connect(&base, key, args.upstream_model.clone()).await?)
+        }
+        EngineKind::Embedded => {
+            if !args.model.is_file() {
+                return Err(format!(
+                    "no model at {}: run `cargo xtask setup` (it fetches SmolLM2) or give --model PATH",
+                    args.model.display()
+                ));
+            }
+            let path = args.model.clone();
+            Arc::new(
+                tokio::task::spawn_blocking(move || EmbeddedEngine::load(&path))
+                    .await
+                    .map_err(|e| e.to_string())??,
+            )
+        }
         EngineKind::Scripted => Arc::new(ScriptedEngine::new(ScriptedConfig {
             reply: args.scripted_reply.clone(),
             tokens: args.scripted_tokens,
@@ -101,9 +181,14 @@ async fn serve(args: Args) -> Result<(), String> {
             max_frame_bytes: args.max_frame_bytes,
             heartbeat: Duration::from_millis(args.heartbeat_ms.max(100)),
             idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
+            max_replies_per_socket: args.max_replies_per_socket.max(1),
+            max_replies_total: args.max_replies_total.max(1),
+            allowed_origins: args.allowed_origins.clone(),
         },
         replies: args.debug_api.then(ReplyLog::default),
         shutdown: shutdown_rx,
+        replies_running: Default::default(),
+        openai_api: args.openai_api,
     };
     let app = router(state, args.dist.clone());
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
@@ -112,7 +197,7 @@ async fn serve(args: Args) -> Result<(), String> {
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     // Tests and scripts read this line to find the port.
     println!("chatwire-server listening on http://{addr}");
-    tracing::info!(%addr, engine = ?args.engine, dist = ?args.dist, "serving");
+    tracing::info!(%addr, engine = ?kind, dist = ?args.dist, "serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -31,7 +31,57 @@ fn transport_cap(max_frame_bytes: usize) -> usize {
 
 const MAX_ID_LEN: usize = 128;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+/// Whether a browser page from `origin` may open `/ws` on `host`: the
+/// server's own origin, localhost, and the configured ones. Clients that
+/// send no Origin (not browsers) are not restricted by it.
+pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
+    let Some(origin) = origin else { return true };
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let Some(authority) = origin.split_once("://").map(|(_, a)| a) else {
+        return false;
+    };
+    if host.is_some_and(|h| h.eq_ignore_ascii_case(authority)) {
+        return true;
+    }
+    let hostname = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    matches!(hostname, "localhost" | "127.0.0.1" | "::1")
+}
+
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    headers: axum::http::HeaderMap,
+    State(state): State<AppState>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    let origin = header(axum::http::header::ORIGIN);
+    if !origin_allowed(
+        origin,
+        header(axum::http::header::HOST),
+        &state.limits.allowed_origins,
+    ) {
+        tracing::warn!(
+            origin = origin.unwrap_or(""),
+            "refused a WebSocket from a foreign origin"
+        );
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "this origin may not open /ws (see --allowed-origin)",
+        )
+            .into_response();
+    }
     let cap = transport_cap(state.limits.max_frame_bytes);
     ws.max_message_size(cap)
         .max_frame_size(cap)
@@ -85,7 +135,7 @@ async fn run(state: AppState, socket: WebSocket) {
     let mut session = Session {
         state: state.clone(),
         out: out.clone(),
-        running: None,
+        running: Vec::new(),
     };
     let mut shutdown = state.shutdown.clone();
     let mut heartbeat = tokio::time::interval(state.limits.heartbeat);
@@ -126,7 +176,7 @@ async fn run(state: AppState, socket: WebSocket) {
 
     // Until replies outlive their connection (resume), a reply whose client
     // is gone is cancelled so the engine stops working for nobody.
-    if let Some(r) = session.running.take() {
+    for r in session.running.drain(..) {
         r.cancel.cancel();
     }
     drop(session);
@@ -137,7 +187,7 @@ async fn run(state: AppState, socket: WebSocket) {
 struct Session {
     state: AppState,
     out: Out,
-    running: Option<Running>,
+    running: Vec<Running>,
 }
 
 impl Session {
@@ -204,8 +254,8 @@ impl Session {
     }
 
     async fn cancel(&mut self, id: String) {
-        match &self.running {
-            Some(r) if r.id == id && r.is_active() => r.cancel.cancel(),
+        match self.running.iter().find(|r| r.id == id && r.is_active()) {
+            Some(r) => r.cancel.cancel(),
             _ => {
                 let msg = format!("no reply `{id}` is running on this connection");
                 self.send(ServerFrame::error(Some(&id), ErrorCode::NotRunning, msg))
@@ -214,8 +264,9 @@ impl Session {
         }
     }
 
-    /// Checks a chat request; returns the model to use or the error frame.
-    fn admit(&self, req: &ChatRequest) -> Result<String, ServerFrame> {
+    /// Checks a chat request; returns the model to use and its place among
+    /// the server's replies, or the error frame.
+    fn admit(&mut self, req: &ChatRequest) -> Result<(String, crate::ReplySlot), ServerFrame> {
         let refuse = |code, msg: String| Err(ServerFrame::error(Some(&req.id), code, msg));
         if req.id.is_empty() || req.id.len() > MAX_ID_LEN {
             return refuse(
@@ -223,12 +274,21 @@ impl Session {
                 format!("chat.id must be 1 to {MAX_ID_LEN} bytes"),
             );
         }
-        if let Some(r) = self.running.as_ref().filter(|r| r.is_active()) {
+        self.running.retain(Running::is_active);
+        if self.running.iter().any(|r| r.id == req.id) {
+            return refuse(
+                ErrorCode::BadFrame,
+                format!("reply `{}` is already running", req.id),
+            );
+        }
+        let per_socket = self.state.limits.max_replies_per_socket;
+        if self.running.len() >= per_socket {
+            let ids: Vec<&str> = self.running.iter().map(|r| r.id.as_str()).collect();
             return refuse(
                 ErrorCode::Busy,
                 format!(
-                    "reply `{}` is still running on this connection; cancel it or wait for its end",
-                    r.id
+                    "{} running on this connection (limit {per_socket}); cancel one or wait for its end",
+                    ids.join(", ")
                 ),
             );
         }
@@ -239,19 +299,29 @@ impl Session {
             return refuse(ErrorCode::InvalidParams, e.to_string());
         }
         let models = self.state.engine.models();
-        match &req.model {
-            None => Ok(models.first().map(|m| m.id.clone()).unwrap_or_default()),
-            Some(m) if models.iter().any(|x| &x.id == m) => Ok(m.clone()),
-            Some(m) => refuse(
-                ErrorCode::UnknownModel,
-                format!("no model `{m}` on this server"),
+        let model = match &req.model {
+            None => models.first().map(|m| m.id.clone()).unwrap_or_default(),
+            Some(m) if models.iter().any(|x| &x.id == m) => m.clone(),
+            Some(m) => {
+                return refuse(
+                    ErrorCode::UnknownModel,
+                    format!("no model `{m}` on this server"),
+                )
+            }
+        };
+        let total = self.state.limits.max_replies_total;
+        match self.state.replies_running.acquire(total) {
+            Some(slot) => Ok((model, slot)),
+            None => refuse(
+                ErrorCode::Overloaded,
+                format!("the server is running its limit of {total} replies; try again shortly"),
             ),
         }
     }
 
     async fn start(&mut self, req: ChatRequest) {
-        let model = match self.admit(&req) {
-            Ok(m) => m,
+        let (model, slot) = match self.admit(&req) {
+            Ok(admitted) => admitted,
             Err(frame) => return self.send(frame).await,
         };
         if let Some(log) = &self.state.replies {
@@ -264,9 +334,10 @@ impl Session {
             out: self.out.clone(),
             id: id.clone(),
             seq: 0,
+            slot: Some(slot),
         };
         let task = tokio::spawn(reply.stream(req, model, cancel.clone()));
-        self.running = Some(Running { id, cancel, task });
+        self.running.push(Running { id, cancel, task });
     }
 }
 
@@ -276,6 +347,9 @@ struct Reply {
     out: Out,
     id: String,
     seq: u64,
+    /// Its place among the server's running replies, freed as it ends
+    /// (also when the task ends otherwise: dropped with the reply).
+    slot: Option<crate::ReplySlot>,
 }
 
 impl Reply {
@@ -284,6 +358,8 @@ impl Reply {
     }
 
     async fn end(&mut self, finish_reason: FinishReason, usage: Option<chatwire_protocol::Usage>) {
+        // Free the place first: a client that sees `end` may start another.
+        self.slot.take();
         self.seq += 1;
         if let Some(log) = &self.state.replies {
             log.finish(&self.id, finish_reason);
@@ -335,6 +411,15 @@ impl Reply {
                         return;
                     }
                 }
+                Some(Ok(EngineEvent::Queued(position))) => {
+                    let queued = ServerFrame::Queued {
+                        id: self.id.clone(),
+                        position,
+                    };
+                    if !self.send(queued).await {
+                        return;
+                    }
+                }
                 Some(Ok(EngineEvent::Done {
                     finish_reason,
                     usage,
@@ -353,5 +438,61 @@ impl Reply {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn origins_same_host_localhost_and_configured() {
+        let none: Vec<String> = vec![];
+        assert!(
+            origin_allowed(None, Some("h:8080"), &none),
+            "non-browser clients"
+        );
+        assert!(origin_allowed(
+            Some("https://chat.corp:8443"),
+            Some("chat.corp:8443"),
+            &none
+        ));
+        assert!(origin_allowed(
+            Some("http://localhost:3000"),
+            Some("chat.corp"),
+            &none
+        ));
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:9"),
+            Some("chat.corp"),
+            &none
+        ));
+        assert!(origin_allowed(
+            Some("http://[::1]:9"),
+            Some("chat.corp"),
+            &none
+        ));
+        assert!(!origin_allowed(
+            Some("https://evil.example"),
+            Some("chat.corp"),
+            &none
+        ));
+        assert!(!origin_allowed(
+            Some("https://localhost.evil.example"),
+            Some("chat.corp"),
+            &none
+        ));
+        assert!(!origin_allowed(Some("null"), Some("chat.corp"), &none));
+        let wiki = vec!["https://wiki.corp".to_string()];
+        assert!(origin_allowed(
+            Some("https://wiki.corp"),
+            Some("chat.corp"),
+            &wiki
+        ));
+        assert!(origin_allowed(
+            Some("https://x.y"),
+            Some("chat.corp"),
+            &["*".to_string()]
+        ));
     }
 }

@@ -33,6 +33,8 @@ async fn server_with(config: ScriptedConfig, limits: Limits) -> Server {
         limits,
         replies: Some(log.clone()),
         shutdown: rx,
+        replies_running: Default::default(),
+        openai_api: true,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -54,6 +56,18 @@ async fn server() -> Server {
         Limits::default(),
     )
     .await
+}
+
+async fn connect_with_origin(
+    s: &Server,
+    origin: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/ws", s.addr).into_client_request().unwrap();
+    req.headers_mut().insert("origin", origin.parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
 }
 
 async fn connect(s: &Server) -> Ws {
@@ -456,6 +470,8 @@ async fn static_files_are_served_compressed_with_cache_headers() {
         limits: Limits::default(),
         replies: None,
         shutdown: rx,
+        replies_running: Default::default(),
+        openai_api: true,
     };
     let app = router(state, Some(dir.clone()));
 
@@ -501,4 +517,73 @@ async fn static_files_are_served_compressed_with_cache_headers() {
         "debug API must be off unless enabled"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn limits_per_socket_and_in_total() {
+    let s = server_with(
+        ScriptedConfig::default(),
+        Limits {
+            max_replies_per_socket: 2,
+            max_replies_total: 2,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let mut a = connect(&s).await;
+    send(&mut a, &chat("a1", "!tps=5", Params::default())).await;
+    send(&mut a, &chat("a2", "!tps=5", Params::default())).await;
+    let mut started = 0;
+    while started < 2 {
+        if let ServerFrame::Start { .. } = recv(&mut a).await {
+            started += 1;
+        }
+    }
+    // A third on the same socket is over the per-socket limit...
+    send(&mut a, &chat("a3", "x", Params::default())).await;
+    loop {
+        match recv(&mut a).await {
+            ServerFrame::Error { code, id, .. } => {
+                assert_eq!((code, id.as_deref()), (ErrorCode::Busy, Some("a3")));
+                break;
+            }
+            ServerFrame::Delta { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // ...and one on another socket is over the server's total.
+    let mut b = connect(&s).await;
+    send(&mut b, &chat("b1", "x", Params::default())).await;
+    assert!(matches!(
+        recv(&mut b).await,
+        ServerFrame::Error {
+            code: ErrorCode::Overloaded,
+            ..
+        }
+    ));
+    // Cancelling frees a place.
+    send(&mut a, &ClientFrame::Cancel { id: "a1".into() }).await;
+    loop {
+        if let ServerFrame::End { id, .. } = recv(&mut a).await {
+            assert_eq!(id, "a1");
+            break;
+        }
+    }
+    send(&mut b, &chat("b2", "!tps=0 !tokens=2", Params::default())).await;
+    assert_eq!(collect(&mut b).await.2, FinishReason::Stop);
+}
+
+#[tokio::test]
+async fn foreign_origins_are_refused() {
+    let s = server().await;
+    assert!(connect_with_origin(&s, "http://localhost:1234")
+        .await
+        .is_ok());
+    assert!(connect_with_origin(&s, &format!("http://{}", s.addr))
+        .await
+        .is_ok());
+    match connect_with_origin(&s, "https://evil.example").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
 }

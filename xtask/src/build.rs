@@ -83,6 +83,9 @@ pub fn serve(extra: &[String]) -> Result {
     if !has("--port") {
         cmd.args(["--port", "8080"]);
     }
+    if !has("--model") && !has("--engine") {
+        cmd.arg("--model").arg(crate::setup::model_path(&root()));
+    }
     cmd.args(extra);
     run(&mut cmd)
 }

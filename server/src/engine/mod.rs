@@ -1,7 +1,9 @@
 //! Engines generate replies. The WebSocket session drives one through the
 //! [`Engine`] trait and never knows which kind it is.
 
+pub mod embedded;
 pub mod scripted;
+pub mod upstream;
 
 use std::pin::Pin;
 
@@ -21,6 +23,8 @@ pub struct GenerateRequest {
 pub enum EngineEvent {
     /// A piece of text (one token or a few).
     Token(String),
+    /// The request waits for the model; `1` is next.
+    Queued(u32),
     /// The generation is over; the stream ends after this.
     Done {
         finish_reason: FinishReason,
