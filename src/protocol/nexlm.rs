@@ -6,7 +6,7 @@
 use chatwire_protocol::DecodeError;
 use serde::Serialize;
 
-use super::silence::InFlight;
+use super::silence::{self, InFlight};
 use super::{Capabilities, Decoded, EndReason, Event, StopKind, Turn};
 
 /// The seed server's failure sentence. A reply whose only frame is one of
@@ -103,20 +103,11 @@ impl Nexlm {
             });
         }
         self.got_piece = true;
-        Ok(current
-            .piece(text.to_owned(), now_ms)
-            .map(Decoded::event)
-            .unwrap_or_default())
+        Ok(silence::piece(&mut self.current, text, now_ms))
     }
 
     pub fn tick(&mut self, now_ms: u64) -> Decoded {
-        match self.current.as_ref().and_then(|c| c.expire(now_ms)) {
-            Some(d) => {
-                self.current = None;
-                d
-            }
-            None => Decoded::default(),
-        }
+        silence::tick(&mut self.current, now_ms)
     }
 
     pub fn dead_after_ms(&self) -> Option<u64> {

@@ -5,7 +5,7 @@
 use chatwire_protocol::{DecodeError, Role};
 use serde::Serialize;
 
-use super::silence::InFlight;
+use super::silence::{self, InFlight};
 use super::{Capabilities, Decoded, Event, StopKind, Turn};
 
 #[derive(Debug, Clone, Default)]
@@ -102,20 +102,11 @@ impl Qwen {
             self.current = None;
             return Ok(Decoded::event(end));
         }
-        Ok(current
-            .piece(text.to_owned(), now_ms)
-            .map(Decoded::event)
-            .unwrap_or_default())
+        Ok(silence::piece(&mut self.current, text, now_ms))
     }
 
     pub fn tick(&mut self, now_ms: u64) -> Decoded {
-        match self.current.as_ref().and_then(|c| c.expire(now_ms)) {
-            Some(d) => {
-                self.current = None;
-                d
-            }
-            None => Decoded::default(),
-        }
+        silence::tick(&mut self.current, now_ms)
     }
 
     pub fn dead_after_ms(&self) -> Option<u64> {

@@ -89,6 +89,26 @@ impl InFlight {
     }
 }
 
+/// A piece for the reply in flight, if any.
+pub fn piece(current: &mut Option<InFlight>, text: &str, now_ms: u64) -> Decoded {
+    current
+        .as_mut()
+        .and_then(|c| c.piece(text.to_owned(), now_ms))
+        .map(Decoded::event)
+        .unwrap_or_default()
+}
+
+/// Ends the reply in flight when silence says so.
+pub fn tick(current: &mut Option<InFlight>, now_ms: u64) -> Decoded {
+    match current.as_ref().and_then(|c| c.expire(now_ms)) {
+        Some(d) => {
+            *current = None;
+            d
+        }
+        None => Decoded::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

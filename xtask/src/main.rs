@@ -7,7 +7,9 @@
 //! - `run [-- SERVER ARGS]`: setup + build + serve on http://127.0.0.1:8080
 //! - `test`: setup + fmt + clippy (host and wasm) + unit/integration tests +
 //!   build + Playwright e2e
+//! - `bench load [N ...]`, `bench engine`: benchmarks that print tables
 
+mod bench;
 mod build;
 mod cmd;
 mod setup;
@@ -25,7 +27,7 @@ pub fn root() -> PathBuf {
 pub type Result<T = ()> = std::result::Result<T, String>;
 
 fn usage() -> String {
-    "usage: cargo xtask <setup|build|run|test> [-- server args for run]".into()
+    "usage: cargo xtask <setup|build|run|test|bench> [-- server args for run]".into()
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
             .and_then(|()| build::all())
             .and_then(|()| build::serve(&rest)),
         "test" => test::all(),
+        "bench" => bench::run_bench(&rest),
         _ => Err(usage()),
     };
     match result {
