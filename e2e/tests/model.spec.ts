@@ -19,7 +19,7 @@ test('a real model answers (greedy)', async ({ chat, page, server }) => {
   await chat.open();
   await page.getByTestId('temperature').fill('0');
   await page.getByTestId('max-tokens').fill('60');
-  await chat.say('What is the capital of France?');
+  await chat.say('How many days are in a week?');
   const reply = chat.assistant.last();
   await expect(reply).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
   const record = await server.lastReply();
@@ -28,7 +28,7 @@ test('a real model answers (greedy)', async ({ chat, page, server }) => {
   expect(record!.request.params.temperature).toBe(0);
   const text = await reply.locator('.text').textContent();
   expect(text).toBe(record!.text);
-  expect(text).toContain('Paris');
+  expect(text).toContain('7');
 });
 
 test('Stop cancels the model mid-reply', async ({ chat, page, server }) => {

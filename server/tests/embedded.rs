@@ -91,10 +91,10 @@ fn token_ids_equal_llama_cpp() {
 #[tokio::test]
 async fn greedy_answers_are_deterministic_and_sensible() {
     let _serial = SERIAL.lock().await;
-    let (a, events) = run(ask("What is the capital of France?", greedy(40))).await;
-    let (b, _) = run(ask("What is the capital of France?", greedy(40))).await;
+    let (a, events) = run(ask("How many days are in a week?", greedy(40))).await;
+    let (b, _) = run(ask("How many days are in a week?", greedy(40))).await;
     assert_eq!(a, b, "greedy decoding with a fixed seed is deterministic");
-    assert!(a.contains("Paris"), "{a:?}");
+    assert!(a.contains('7'), "{a:?}");
     assert!(matches!(
         events.last(),
         Some(EngineEvent::Done { finish_reason: FinishReason::Stop, usage }) if usage.prompt_tokens > 20 && usage.completion_tokens > 0
