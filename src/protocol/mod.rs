@@ -225,3 +225,58 @@ impl Dialect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Protocol;
+    use chatwire_protocol::Role;
+
+    fn turn() -> Turn {
+        Turn {
+            reply_id: "r1".into(),
+            messages: vec![ChatMessage {
+                role: Role::User,
+                content: "hi".into(),
+            }],
+            params: Params::default(),
+            model: None,
+            image: None,
+            stream: true,
+            history_window: 6,
+            silence_ms: 2000,
+        }
+    }
+
+    proptest::proptest! {
+        /// No frame, however malformed, makes any dialect panic, in any
+        /// state (idle, or with a reply in flight, or stopping).
+        #[test]
+        fn no_frame_makes_a_dialect_panic(
+            frames in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "\\PC{0,60}",
+                    "[0-6]{1,2}\\[\"response\",\\{\"type\":\"(info|partial|final|error)\",\"content\":\"[a-z]{0,5}\"\\}\\]",
+                    "\\{\"status\":\"(running|completed|cancelled|error|x)\",\"session_id\":\"s\",\"message\":(null|\"m\")\\}",
+                    "\\{\"type\":\"(delta|end|start|error|welcome)\",\"id\":\"r1\",\"seq\":[0-9]{1,2}[a-z:,\" 0-9]{0,30}\\}",
+                ],
+                1..12,
+            ),
+            stop_at in 0usize..12,
+        ) {
+            for p in Protocol::ALL {
+                let mut d = Dialect::new(p, "c", None);
+                let _ = d.on_open(0);
+                let _ = d.encode_turn(&turn(), 0);
+                for (i, f) in frames.iter().enumerate() {
+                    if i == stop_at {
+                        let _ = d.stop("r1", i as u64);
+                    }
+                    let _ = d.decode(f, i as u64 * 100);
+                    let _ = d.tick(i as u64 * 1000);
+                }
+                d.on_close();
+            }
+        }
+    }
+}
