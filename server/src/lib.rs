@@ -67,10 +67,6 @@ impl ReplyCounter {
             .ok()
             .map(|_| ReplySlot(Arc::clone(&self.0)))
     }
-
-    pub fn running(&self) -> usize {
-        self.0.load(Ordering::Acquire)
-    }
 }
 
 impl Drop for ReplySlot {

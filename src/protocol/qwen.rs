@@ -60,7 +60,7 @@ impl Qwen {
 
     pub fn encode_turn(&mut self, turn: &Turn, now_ms: u64) -> Vec<String> {
         let earlier = &turn.messages[..turn.messages.len().saturating_sub(1)];
-        let history: Vec<HistoryEntry> = earlier
+        let mut history: Vec<HistoryEntry> = earlier
             .iter()
             .filter(|m| m.role != Role::System)
             .map(|m| HistoryEntry {
@@ -68,10 +68,11 @@ impl Qwen {
                 content: &m.content,
             })
             .collect();
-        let skip = history.len().saturating_sub(turn.history_window);
+        // The last `history_window` entries.
+        let recent = history.split_off(history.len().saturating_sub(turn.history_window));
         let req = Request {
             message: turn.user_text(),
-            history: history.into_iter().skip(skip).collect(),
+            history: recent,
             stream: true,
             max_tokens: turn.params.max_tokens,
             temperature: turn.params.temperature,

@@ -3,7 +3,7 @@
 //! pre-tokenizer `tokenizer.ggml.pre` names, control tokens registered as
 //! special. Also the id -> bytes table for exact incremental decoding.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use candle_core::quantized::gguf_file::{Content, Value};
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
@@ -22,6 +22,8 @@ pub struct GgufTokenizer {
     bytes: Vec<Vec<u8>>,
     /// Control tokens by text.
     pub control: HashMap<String, u32>,
+    /// The same ids, for the per-token check.
+    control_ids: HashSet<u32>,
     pub eos: u32,
 }
 
@@ -171,10 +173,12 @@ impl GgufTokenizer {
             .and_then(|v| v.to_u32().ok())
             .or_else(|| control.get("<|im_end|>").copied())
             .ok_or("the model names no end-of-sequence token")?;
+        let control_ids = control.values().copied().collect();
         Ok(Self {
             tokenizer,
             bytes,
             control,
+            control_ids,
             eos,
         })
     }
@@ -194,7 +198,7 @@ impl GgufTokenizer {
     }
 
     pub fn is_control(&self, id: u32) -> bool {
-        self.control.values().any(|&c| c == id)
+        self.control_ids.contains(&id)
     }
 }
 
