@@ -28,5 +28,7 @@ export default defineConfig({
       ],
     },
     trace: 'retain-on-failure',
+    // Copy buttons are checked by reading the clipboard back.
+    permissions: ['clipboard-read', 'clipboard-write'],
   },
 });

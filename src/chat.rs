@@ -75,6 +75,9 @@ pub struct Chat {
     pub notice: RwSignal<Option<String>>,
     /// The latest message from the backend that is not a reply.
     pub info: RwSignal<Option<String>>,
+    /// What the polite status region announces: a reply started or ended
+    /// (the transcript itself is not a live region).
+    pub announcement: RwSignal<String>,
 }
 
 impl Default for Chat {
@@ -91,12 +94,18 @@ impl Chat {
             next_id: StoredValue::new(0),
             notice: RwSignal::new(None),
             info: RwSignal::new(None),
+            announcement: RwSignal::new(String::new()),
         }
     }
 
     /// Whether a reply is in flight (reactive).
     pub fn is_busy(&self) -> bool {
         self.active.with(Option::is_some)
+    }
+
+    /// Whether a reply is in flight, read without subscribing (handlers).
+    pub fn is_busy_untracked(&self) -> bool {
+        self.active.with_untracked(Option::is_some)
     }
 
     /// Whether the reply in flight was stopped and the backend is still
@@ -151,6 +160,7 @@ impl Chat {
             message,
             stop_requested: false,
         }));
+        self.announcement.set("The assistant is replying.".into());
         messages
     }
 
@@ -193,6 +203,14 @@ impl Chat {
                         EndReason::Failed => Status::Error,
                     };
                     a.message.status.set(status);
+                    self.announcement.set(
+                        match status {
+                            Status::Stopped => "The reply was stopped.",
+                            Status::Error => "The reply failed.",
+                            _ => "The reply is complete.",
+                        }
+                        .into(),
+                    );
                     self.active.set(None);
                 }
             }
@@ -221,6 +239,7 @@ impl Chat {
         a.message.status.set(Status::Error);
         a.message.note.set(None);
         self.active.set(None);
+        self.announcement.set("The reply failed.".into());
     }
 
     /// A frame could not be decoded: say so at the indicator and, since
@@ -243,6 +262,7 @@ impl Chat {
         }
         a.message.status.set(Status::Stopped);
         a.message.note.set(note.map(str::to_owned));
+        self.announcement.set("The reply was stopped.".into());
         self.active.update(|x| {
             if let Some(x) = x {
                 x.stop_requested = true;
@@ -320,9 +340,14 @@ mod tests {
         // the same signal.
         assert_eq!(chat.messages.get_untracked().len(), 2);
         assert_eq!(reply.text.get_untracked(), "Hi there");
+        assert_eq!(
+            chat.announcement.get_untracked(),
+            "The assistant is replying."
+        );
         chat.apply(end("r1", EndReason::Complete));
         assert_eq!(reply.status.get_untracked(), Status::Done);
         assert!(!busy(&chat));
+        assert_eq!(chat.announcement.get_untracked(), "The reply is complete.");
     }
 
     #[test]

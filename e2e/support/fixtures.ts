@@ -18,6 +18,20 @@ export interface Chat {
   say(text: string): Promise<void>;
 }
 
+/**
+ * A message's exact text (markdown source, whitespace included), read
+ * through its Copy action: the rendered DOM is not the source.
+ */
+export async function rawText(message: Locator): Promise<string> {
+  const button = message.getByTestId('copy-message');
+  await button.click();
+  await expect(button).toHaveAttribute('data-state', 'copied');
+  const text = await message.page().evaluate(() => navigator.clipboard.readText());
+  // Let the button settle so the next copy is observable.
+  await expect(button).not.toHaveAttribute('data-state', /.*/);
+  return text;
+}
+
 export const test = base.extend<{
   server: Server;
   chat: Chat;

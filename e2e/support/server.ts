@@ -39,6 +39,8 @@ export class Server {
       '--host', '127.0.0.1',
       '--port', String(this.port),
       '--debug-api',
+      // The dialect peers listen on other local ports.
+      '--connect-src', 'ws://127.0.0.1:*',
       ...this.extraArgs,
     ];
     const proc = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });

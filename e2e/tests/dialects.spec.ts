@@ -2,7 +2,7 @@
 // (e2e/peers). The app is served by the companion server and pointed at the
 // peer with ?protocol=…&backend=…; what the app sent is checked from the
 // peer's side.
-import { test, expect } from '../support/fixtures';
+import { test, expect, rawText } from '../support/fixtures';
 import type { Page } from '@playwright/test';
 
 const q = (params: Record<string, string>) => '?' + new URLSearchParams(params).toString();
@@ -18,7 +18,7 @@ function png(size = 68): Buffer {
 }
 
 async function assistantText(page: Page, index: number) {
-  return page.locator('[data-testid="message"][data-role="assistant"] .text').nth(index).textContent();
+  return rawText(page.locator('[data-testid="message"][data-role="assistant"]').nth(index));
 }
 
 test.describe('qwen (seed 000)', () => {
@@ -73,6 +73,7 @@ test.describe('qwen (seed 000)', () => {
     await expect(reply.locator('.text')).toContainText('w3');
     await chat.stop.click();
     await expect(reply).toHaveAttribute('data-status', 'stopped');
+    await expect(reply.locator('.text')).toHaveAttribute('data-render', 'complete');
     const atStop = await reply.locator('.text').textContent();
     await expect.poll(async () => (await peer.record()).generations[0].state).toBe('stopped');
     expect((await peer.record()).received[1]).toEqual({ stop: true });
@@ -91,7 +92,7 @@ test.describe('qwen (seed 000)', () => {
     const reply = chat.assistant.last();
     await expect(reply).toHaveAttribute('data-status', 'streaming');
     await expect(reply).toHaveAttribute('data-status', 'done');
-    expect(await reply.locator('.text').textContent()).toBe((await peer.record()).generations[0].text);
+    expect(await rawText(reply)).toBe((await peer.record()).generations[0].text);
   });
 });
 
@@ -175,6 +176,7 @@ test.describe('socketio (seed 001)', () => {
     await chat.stop.click();
     await expect(reply).toHaveAttribute('data-status', 'stopped');
     await expect(reply.getByTestId('message-note')).toContainText('may still be generating');
+    await expect(reply.locator('.text')).toHaveAttribute('data-render', 'complete');
     const atStop = await reply.locator('.text').textContent();
     await chat.composer.fill('next');
     await expect(page.getByTestId('send-blocked')).toContainText('stopped reply');

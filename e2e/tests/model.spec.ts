@@ -1,6 +1,6 @@
 // The companion server's embedded engine: a real language model
 // (SmolLM2-135M-Instruct on the CPU) behind the native protocol.
-import { test as base, expect } from '../support/fixtures';
+import { test as base, expect, rawText } from '../support/fixtures';
 import { Server } from '../support/server';
 import * as path from 'node:path';
 
@@ -26,7 +26,7 @@ test('a real model answers (greedy)', async ({ chat, page, server }) => {
   expect(record!.model).toContain('SmolLM2');
   expect(record!.finish_reason).toBe('stop');
   expect(record!.request.params.temperature).toBe(0);
-  const text = await reply.locator('.text').textContent();
+  const text = await rawText(reply);
   expect(text).toBe(record!.text);
   expect(text).toContain('7');
 });

@@ -7,7 +7,6 @@ pub mod openai;
 pub mod session;
 pub mod static_files;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::debug::ReplyLog;
 use crate::engine::Engine;
+pub use crate::static_files::Site;
 
 /// Limits a server enforces on each connection.
 #[derive(Debug, Clone)]
@@ -90,8 +90,8 @@ pub struct AppState {
     pub openai_api: bool,
 }
 
-/// The server's router. `dist` is the built app, if it should be served.
-pub fn router(state: AppState, dist: Option<PathBuf>) -> Router {
+/// The server's router. `site` is the built app, if it should be served.
+pub fn router(state: AppState, site: Option<Site>) -> Router {
     let mut app = Router::new()
         .route("/ws", get(session::upgrade))
         .route("/healthz", get(|| async { "ok" }));
@@ -105,8 +105,8 @@ pub fn router(state: AppState, dist: Option<PathBuf>) -> Router {
         );
     }
     let app = app.with_state(state);
-    match dist {
-        Some(dir) => static_files::serve(app, dir),
+    match site {
+        Some(site) => static_files::serve(app, site),
         None => app,
     }
 }

@@ -10,7 +10,7 @@ use chatwire_server::engine::embedded::EmbeddedEngine;
 use chatwire_server::engine::scripted::{ScriptedConfig, ScriptedEngine};
 use chatwire_server::engine::upstream::UpstreamEngine;
 use chatwire_server::engine::Engine;
-use chatwire_server::{router, AppState, Limits};
+use chatwire_server::{router, AppState, Limits, Site};
 use clap::{Parser, ValueEnum};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
@@ -88,6 +88,14 @@ struct Args {
     /// server's own and localhost; repeatable; `*` allows any.
     #[arg(long = "allowed-origin")]
     allowed_origins: Vec<String>,
+    /// A WebSocket backend the served app may connect to besides this
+    /// server (CSP `connect-src`), e.g. `wss://llm.corp`; repeatable.
+    #[arg(long = "connect-src")]
+    connect_src: Vec<String>,
+    /// Who may embed the app in a frame (CSP `frame-ancestors`), e.g.
+    /// `https://wiki.corp`; repeatable; default `'self'`.
+    #[arg(long = "frame-ancestor")]
+    frame_ancestors: Vec<String>,
     /// Serve an OpenAI-compatible API (/v1/models, /v1/chat/completions)
     /// over the engine, for other tools (no key: bind it to loopback).
     #[arg(long)]
@@ -190,7 +198,12 @@ async fn serve(args: Args) -> Result<(), String> {
         replies_running: Default::default(),
         openai_api: args.openai_api,
     };
-    let app = router(state, args.dist.clone());
+    let site = args.dist.clone().map(|dist| Site {
+        dist,
+        connect_src: args.connect_src.clone(),
+        frame_ancestors: args.frame_ancestors.clone(),
+    });
+    let app = router(state, site);
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;

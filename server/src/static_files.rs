@@ -1,8 +1,9 @@
 //! Serving the built app: precompressed `.br`/`.gz` files when present,
-//! on-the-fly compression otherwise, and cache headers that suit trunk's
-//! hashed file names.
+//! on-the-fly compression otherwise, cache headers that suit trunk's
+//! hashed file names, and a strict Content-Security-Policy.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, Request};
 use axum::middleware::{self, Next};
@@ -11,32 +12,94 @@ use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
-pub fn serve(app: Router, dist: PathBuf) -> Router {
-    let files = ServeDir::new(dist)
+/// The built app and the policy it is served under.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub dist: PathBuf,
+    /// Extra `connect-src` sources: the WebSocket backends the app may
+    /// reach besides this server (e.g. `wss://llm.corp`, `ws://127.0.0.1:*`).
+    pub connect_src: Vec<String>,
+    /// Who may frame the app (`frame-ancestors`); `'self'` when empty.
+    pub frame_ancestors: Vec<String>,
+}
+
+impl Site {
+    pub fn new(dist: PathBuf) -> Self {
+        Self {
+            dist,
+            connect_src: Vec::new(),
+            frame_ancestors: Vec::new(),
+        }
+    }
+
+    /// The Content-Security-Policy header value: no inline script or
+    /// style, wasm allowed, images only from the app itself or `data:`
+    /// (attachments the user picked), sockets to this server and the
+    /// configured backends.
+    pub fn content_security_policy(&self) -> String {
+        let connect = std::iter::once("'self'")
+            .chain(self.connect_src.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let ancestors = if self.frame_ancestors.is_empty() {
+            "'self'".to_owned()
+        } else {
+            self.frame_ancestors.join(" ")
+        };
+        format!(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+             img-src 'self' data:; connect-src {connect}; object-src 'none'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors {ancestors}"
+        )
+    }
+}
+
+pub fn serve(app: Router, site: Site) -> Router {
+    let csp = HeaderValue::from_str(&site.content_security_policy())
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    let csp = Arc::new(csp);
+    let files = ServeDir::new(site.dist)
         .precompressed_br()
         .precompressed_gzip()
         .append_index_html_on_directories(true);
     app.fallback_service(files)
-        .layer(middleware::from_fn(cache_headers))
+        .layer(middleware::from_fn(move |req, next| {
+            let csp = Arc::clone(&csp);
+            async move { site_headers(req, next, &csp).await }
+        }))
         .layer(CompressionLayer::new())
 }
 
 /// Hashed assets never change; `index.html` and anything unhashed must be
-/// revalidated so a new build is picked up at once.
-async fn cache_headers(req: Request<axum::body::Body>, next: Next) -> Response {
+/// revalidated so a new build is picked up at once. Every file goes out
+/// with the policy and `nosniff`.
+async fn site_headers(req: Request<axum::body::Body>, next: Next, csp: &HeaderValue) -> Response {
     let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
-    if path == "/ws" || path.starts_with("/debug/") || path == "/healthz" {
+    if path == "/ws"
+        || path.starts_with("/debug/")
+        || path == "/healthz"
+        || path.starts_with("/v1/")
+    {
         return res;
     }
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     let hashed = path.rsplit('/').next().is_some_and(is_hashed);
     let value = if hashed {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
     };
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     res
 }
 
@@ -52,7 +115,24 @@ fn is_hashed(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed;
+    use super::*;
+
+    #[test]
+    fn the_policy_is_strict_and_names_the_backends() {
+        let mut site = Site::new("dist".into());
+        let csp = site.content_security_policy();
+        assert!(csp.starts_with(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self';"
+        ));
+        assert!(csp.contains("connect-src 'self';"));
+        assert!(csp.contains("frame-ancestors 'self'"));
+        assert!(!csp.contains("unsafe-inline"));
+        site.connect_src.push("wss://llm.corp".into());
+        site.frame_ancestors.push("https://wiki.corp".into());
+        let csp = site.content_security_policy();
+        assert!(csp.contains("connect-src 'self' wss://llm.corp;"));
+        assert!(csp.ends_with("frame-ancestors https://wiki.corp"));
+    }
 
     #[test]
     fn trunk_names_are_hashed() {

@@ -473,7 +473,7 @@ async fn static_files_are_served_compressed_with_cache_headers() {
         replies_running: Default::default(),
         openai_api: true,
     };
-    let app = router(state, Some(dir.clone()));
+    let app = router(state, Some(chatwire_server::Site::new(dir.clone())));
 
     let res = app
         .clone()
@@ -489,6 +489,14 @@ async fn static_files_are_served_compressed_with_cache_headers() {
     assert_eq!(res.headers()[header::CONTENT_TYPE], "text/html");
     assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
+    let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 
     let res = app
         .clone()

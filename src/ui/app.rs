@@ -10,6 +10,7 @@ use crate::transport::{self, Command, Link, LinkEvent};
 use super::attach::{AttachControls, Attachment};
 use super::backend_panel::{BackendPanel, BackendSettings};
 use super::composer::Composer;
+use super::follow::Follow;
 use super::messages::MessageList;
 use super::params_panel::ParamsPanel;
 use super::status::ConnectionStatus;
@@ -66,38 +67,6 @@ fn store_session(id: Option<&str>) {
     }
 }
 
-/// Keeps the transcript scrolled to the bottom while the reader is there.
-#[derive(Clone, Copy)]
-struct Follow {
-    el: NodeRef<leptos::html::Section>,
-    at_bottom: StoredValue<bool>,
-    pending: StoredValue<bool>,
-}
-
-impl Follow {
-    fn on_scroll(&self) {
-        if let Some(el) = self.el.get_untracked() {
-            let gap = el.scroll_height() - el.scroll_top() - el.client_height();
-            self.at_bottom.set_value(gap < 48);
-        }
-    }
-
-    /// Schedules one scroll for the next frame, however many tokens arrive.
-    fn request(&self) {
-        if !self.at_bottom.get_value() || self.pending.get_value() {
-            return;
-        }
-        self.pending.set_value(true);
-        let this = *self;
-        request_animation_frame(move || {
-            this.pending.set_value(false);
-            if let Some(el) = this.el.get_untracked() {
-                el.set_scroll_top(el.scroll_height());
-            }
-        });
-    }
-}
-
 /// What pressing Stop means for this backend, when it is not a plain
 /// confirmed stop.
 fn stop_note(kind: StopKind) -> Option<&'static str> {
@@ -122,11 +91,8 @@ pub fn App() -> impl IntoView {
     let conn = RwSignal::new(ConnState::Connecting);
     let inputs = RwSignal::new(ParamInputs::default());
     let draft = RwSignal::new(String::new());
-    let follow = Follow {
-        el: NodeRef::new(),
-        at_bottom: StoredValue::new(true),
-        pending: StoredValue::new(false),
-    };
+    let follow = Follow::new();
+    provide_context(follow);
     let client_id = client_id();
     let next_reply = StoredValue::new(0u64);
 
@@ -200,7 +166,7 @@ pub fn App() -> impl IntoView {
         next_reply.set_value(n);
         let reply_id = format!("{client_id}-{n}");
         let messages = chat.begin_turn(&text, image.clone(), reply_id.clone());
-        follow.at_bottom.set_value(true);
+        follow.jump();
         follow.request();
         let model = settings.model.get_untracked();
         let turn = Turn {
@@ -230,6 +196,14 @@ pub fn App() -> impl IntoView {
             let _ = command(Command::Stop(reply));
         }
     };
+    // Esc stops a reply, from anywhere in the app.
+    let esc = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" && !ev.is_composing() && chat.is_busy_untracked() {
+            ev.prevent_default();
+            on_stop();
+        }
+    });
+    on_cleanup(move || esc.remove());
     let on_clear_session = move || {
         store_session(None);
         let _ = command(Command::ClearSession);
@@ -252,10 +226,20 @@ pub fn App() -> impl IntoView {
             </header>
             <ConfigErrors errors/>
             <div class="layout">
-                <section class="transcript" aria-label="Conversation" node_ref=follow.el
-                    on:scroll=move |_| follow.on_scroll()>
-                    <MessageList chat/>
-                </section>
+                <div class="transcript-wrap">
+                    <section class="transcript" aria-label="Conversation" data-testid="transcript" node_ref=follow.el
+                        on:scroll=move |_| follow.on_scroll()
+                        on:wheel=move |ev| follow.on_wheel(ev.delta_y())>
+                        <MessageList chat/>
+                    </section>
+                    <Show when=move || !follow.following.get()>
+                        <button type="button" class="jump-latest" data-testid="jump-latest"
+                            on:click=move |_| follow.jump()>"Jump to latest ↓"</button>
+                    </Show>
+                    <div class="visually-hidden" role="status" aria-live="polite" data-testid="live-status">
+                        {move || chat.announcement.get()}
+                    </div>
+                </div>
                 <aside class="side">
                     <ParamsPanel inputs caps/>
                     <BackendPanel caps protocol=config.protocol.as_str() models=config.models.clone()

@@ -1,6 +1,11 @@
+use chatwire_protocol::Role;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::chat::{Chat, Message, Status};
+
+use super::clipboard::copy_with_feedback;
+use super::markdown_view::MarkdownBody;
 
 #[component]
 pub fn MessageList(chat: Chat) -> impl IntoView {
@@ -9,8 +14,31 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     }
 }
 
+/// A click on a code block's copy button (buttons inside rendered
+/// markdown are plain DOM, so their clicks are handled here).
+fn on_body_click(ev: web_sys::MouseEvent) {
+    let Some(target) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+    else {
+        return;
+    };
+    let Ok(Some(button)) = target.closest("[data-action=\"copy-code\"]") else {
+        return;
+    };
+    let code = button
+        .closest(".code-block")
+        .ok()
+        .flatten()
+        .and_then(|b| b.query_selector("code").ok().flatten())
+        .and_then(|c| c.text_content());
+    if let Some(code) = code {
+        copy_with_feedback(code, button);
+    }
+}
+
 /// One message. Only its own signals are read here, so a token re-renders
-/// this message's text and nothing else.
+/// this message's body and nothing else.
 #[component]
 fn MessageView(m: Message) -> impl IntoView {
     let Message {
@@ -22,19 +50,32 @@ fn MessageView(m: Message) -> impl IntoView {
         image,
         ..
     } = m;
+    let body = match role {
+        Role::Assistant => view! { <MarkdownBody text status/> }.into_any(),
+        _ => view! { <span class="text plain" data-testid="message-body">{move || text.get()}</span> }.into_any(),
+    };
+    let copy_message = move |ev: web_sys::MouseEvent| {
+        if let Some(button) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
+            copy_with_feedback(text.get_untracked(), button);
+        }
+    };
     view! {
         <article class=format!("message {}", role.as_str()) data-testid="message" data-role=role.as_str()
             data-status=move || status.get().as_str()>
-            <div class="bubble">
+            <div class="bubble" on:click=on_body_click>
                 {image.map(|src| view! { <img class="message-image" src=src alt="Attached image" data-testid="message-image"/> })}
-                <span class="text">{move || text.get()}</span>
-                <Show when=move || status.get() == Status::Streaming>
-                    <span class="cursor" data-testid="cursor" aria-hidden="true"></span>
-                </Show>
+                {body}
             </div>
-            {move || (status.get() == Status::Stopped).then(|| view! { <p class="msg-note">"Stopped"</p> })}
-            {move || note.get().map(|n| view! { <p class="msg-note" data-testid="message-note">{n}</p> })}
-            {move || error.get().map(|e| view! { <p class="msg-error" data-testid="message-error" role="alert">{e}</p> })}
+            <div class="msg-meta">
+                {move || (status.get() == Status::Stopped).then(|| view! { <p class="msg-note">"Stopped"</p> })}
+                {move || note.get().map(|n| view! { <p class="msg-note" data-testid="message-note">{n}</p> })}
+                {move || error.get().map(|e| view! { <p class="msg-error" data-testid="message-error">{e}</p> })}
+                <button type="button" class="msg-action" data-testid="copy-message" aria-label="Copy message"
+                    on:click=copy_message>"Copy"</button>
+            </div>
         </article>
     }
 }

@@ -4,7 +4,10 @@
 pub mod app;
 mod attach;
 mod backend_panel;
+mod clipboard;
 mod composer;
+mod follow;
+mod markdown_view;
 mod messages;
 mod params_panel;
 mod status;

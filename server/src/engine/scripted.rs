@@ -11,6 +11,8 @@
 //! | `!tps=F`      | tokens per second (0 = as fast as possible)          |
 //! | `!delay_ms=N` | wait N ms before the first token                     |
 //! | `!error=K`    | fail with an `engine` error after K tokens            |
+//! | `!echo`       | reply with the prompt's text after its first line     |
+//! | `!chunk=N`    | with `!echo`: tokens of N characters, not words        |
 //!
 //! `max_tokens` caps the reply (finish reason `length`).
 
@@ -113,6 +115,21 @@ fn split_words(text: &str) -> Vec<String> {
     tokens
 }
 
+/// Splits text into tokens of `n` characters (the last may be shorter).
+fn split_chars(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(n.max(1)).map(|c| c.iter().collect()).collect()
+}
+
+/// `!echo` on the prompt's first line: the rest of the prompt.
+fn echo(prompt: &str) -> Option<&str> {
+    let (first, rest) = prompt.split_once('\n')?;
+    first
+        .split_whitespace()
+        .any(|w| w == "!echo")
+        .then_some(rest)
+}
+
 fn synthetic(n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
@@ -143,9 +160,14 @@ impl ScriptedEngine {
             .map(|m| m.content.as_str())
             .unwrap_or("");
         let n = directive::<usize>(prompt, "tokens");
-        let mut tokens = match (&self.config.reply, n) {
-            (Some(text), None) => split_words(text),
-            (_, n) => synthetic(n.unwrap_or(self.config.tokens)),
+        let first_line = prompt.lines().next().unwrap_or("");
+        let mut tokens = match (echo(prompt), &self.config.reply, n) {
+            (Some(text), _, _) => match directive::<usize>(first_line, "chunk") {
+                Some(size) => split_chars(text, size),
+                None => split_words(text),
+            },
+            (None, Some(text), None) => split_words(text),
+            (None, _, n) => synthetic(n.unwrap_or(self.config.tokens)),
         };
         let mut finish_reason = FinishReason::Stop;
         if let Some(max) = req.params.max_tokens {
@@ -269,6 +291,24 @@ mod tests {
         let tokens = split_words(text);
         assert_eq!(tokens.concat(), text);
         assert_eq!(tokens[0], "Hello,  ");
+    }
+
+    #[test]
+    fn echo_replies_with_the_rest_of_the_prompt() {
+        let engine = ScriptedEngine::new(ScriptedConfig::default());
+        let text = "<img src=x onerror=alert(1)>\n\n中文 **b**";
+        let plan = engine.plan(&req(
+            &format!("!echo !chunk=3 !tps=0\n{text}"),
+            Params::default(),
+        ));
+        assert_eq!(plan.tokens.concat(), text);
+        assert!(plan.tokens.iter().all(|t| t.chars().count() <= 3));
+        assert_eq!(plan.interval, None);
+        let plan = engine.plan(&req(&format!("!echo\n{text}"), Params::default()));
+        assert_eq!(plan.tokens, split_words(text));
+        // `!echo` counts only on the first line.
+        let plan = engine.plan(&req("hi\n!echo", Params::default()));
+        assert_eq!(plan.tokens.len(), 48);
     }
 
     #[tokio::test]

@@ -1,0 +1,282 @@
+// Markdown rendering, code copy, scroll-follow, Esc, the live region and
+// the XSS corpus, in Chromium under the server's strict CSP. Replies come
+// from the scripted engine's `!echo` directive: the reply is the prompt's
+// text after its first line, streamed in `!chunk=N` character tokens.
+import { test, expect, rawText, Chat } from '../support/fixtures';
+import { XSS_PAYLOADS } from '../fixtures/xss';
+
+async function echo(chat: Chat, body: string, directives = '!tps=0') {
+  await chat.say(`!echo ${directives}\n${body}`);
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  await expect(reply.getByTestId('message-body')).toHaveAttribute('data-render', 'complete');
+  return reply;
+}
+
+const DOC = [
+  '## Plan',
+  '',
+  'Some *emphasis*, **strong**, ~~struck~~ and `inline code`, with a [safe link](https://example.com/docs "Docs").',
+  '',
+  '- [x] done',
+  '- [ ] todo',
+  '',
+  '1. first',
+  '2. second',
+  '',
+  '| Lang | Speed |',
+  '|:-----|------:|',
+  '| Rust | fast |',
+  '',
+  '> a quote',
+  '',
+  '```python',
+  'def greet(name):',
+  '    return f"hi {name}"  # comment',
+  '```',
+  '',
+  '```rust',
+  'fn main() { let x: u32 = 1; }',
+  '```',
+  '',
+  '---',
+  'The end.',
+].join('\n');
+
+test('markdown renders: headings, emphasis, lists, tasks, tables, quotes, links, highlighted code', async ({ chat }) => {
+  await chat.open();
+  const reply = await echo(chat, DOC, '!chunk=5 !tps=0');
+  const body = reply.getByTestId('message-body');
+  await expect(body.locator('h2')).toHaveText('Plan');
+  await expect(body.locator('em').first()).toHaveText('emphasis');
+  await expect(body.locator('strong')).toHaveText('strong');
+  await expect(body.locator('del')).toHaveText('struck');
+  await expect(body.locator('p > code')).toHaveText('inline code');
+  const link = body.locator('a', { hasText: 'safe link' });
+  await expect(link).toHaveAttribute('href', 'https://example.com/docs');
+  await expect(link).toHaveAttribute('rel', 'noopener noreferrer');
+  await expect(link).toHaveAttribute('target', '_blank');
+  await expect(body.locator('input[type=checkbox]')).toHaveCount(2);
+  await expect(body.locator('input[type=checkbox]:checked')).toHaveCount(1);
+  await expect(body.locator('ol > li')).toHaveText(['first', 'second']);
+  await expect(body.locator('th')).toHaveText(['Lang', 'Speed']);
+  await expect(body.locator('td.align-right')).toHaveText('fast');
+  await expect(body.locator('blockquote')).toHaveText('a quote');
+  await expect(body.locator('hr')).toHaveCount(1);
+  const blocks = body.getByTestId('code-block');
+  await expect(blocks).toHaveCount(2);
+  await expect(blocks.nth(0)).toHaveAttribute('data-lang', 'python');
+  await expect(blocks.nth(0).locator('.hl-kw')).toHaveText(['def', 'return']);
+  await expect(blocks.nth(0).locator('.hl-str')).toHaveText('f"hi {name}"');
+  await expect(blocks.nth(0).locator('.hl-com')).toHaveText('# comment');
+  await expect(blocks.nth(1).locator('.hl-ty')).toHaveText('u32');
+  // The raw source is kept exactly.
+  expect(await rawText(reply)).toBe(DOC);
+});
+
+test('a code block copy button copies exactly the code', async ({ chat }) => {
+  await chat.open();
+  const code = 'fn main() {\n    println!("<b>&amp;</b>");\n}';
+  const reply = await echo(chat, `Here:\n\n\`\`\`rust\n${code}\n\`\`\`\n\nand more.`);
+  const button = reply.getByTestId('copy-code');
+  await button.click();
+  await expect(button).toHaveAttribute('data-state', 'copied');
+  await expect(button).toHaveText('Copied');
+  expect(await chat.page.evaluate(() => navigator.clipboard.readText())).toBe(code + '\n');
+  await expect(button).toHaveText('Copy');
+});
+
+test('mid-stream: no raw markers flicker, an open fence is already code, finished blocks are never touched', async ({ chat, page }) => {
+  await chat.open();
+  // Watch every DOM change in the reply while it streams.
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__seen = [] as string[];
+    w.__firstBlockMutations = 0;
+    w.__stamps = [] as number[];
+    new MutationObserver((records) => {
+      const body = document.querySelector('[data-role="assistant"] [data-testid="message-body"]');
+      if (!body) return;
+      w.__stamps.push(document.timeline.currentTime);
+      w.__seen.push(body.textContent ?? '');
+      if (!w.__first && body.children.length >= 3) {
+        // From the next frame on, the first block is final.
+        w.__first = body.firstElementChild;
+        return;
+      }
+      if (w.__first) {
+        for (const r of records) if (w.__first.contains(r.target) || r.target === w.__first) w.__firstBlockMutations++;
+        w.__sawOpenFence ||= !!body.querySelector('[data-testid="code-block"]') && !(body.textContent ?? '').includes('after');
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+  const text = [
+    'First paragraph with **bold words** and *some emphasis* and `code`.',
+    '',
+    'Second paragraph, ~~struck out~~ and __under__.',
+    '',
+    'Third.',
+    '',
+    '```js',
+    'const a = 1;',
+    'const b = 2;',
+    '```',
+    '',
+    'after the fence.',
+  ].join('\n');
+  await echo(chat, text, '!chunk=2 !tps=60');
+  const seen: string[] = await page.evaluate(() => (window as any).__seen);
+  expect(seen.length).toBeGreaterThan(10);
+  for (const s of seen) {
+    expect(s, 'no raw emphasis or code markers while streaming').not.toMatch(/\*|~~|__|`/);
+  }
+  expect(await page.evaluate(() => (window as any).__sawOpenFence), 'an unfinished fence renders as code').toBe(true);
+  // The first paragraph was finished early; its element is the same one
+  // and nothing inside it changed after the later blocks arrived.
+  expect(await page.evaluate(() => {
+    const body = document.querySelector('[data-role="assistant"] [data-testid="message-body"]')!;
+    return (window as any).__first === body.firstElementChild;
+  })).toBe(true);
+  expect(await page.evaluate(() => (window as any).__firstBlockMutations)).toBe(0);
+});
+
+test('at most one DOM update per animation frame, and the final text is exact', async ({ chat, page }) => {
+  await chat.open();
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__stamps = [] as number[];
+    new MutationObserver(() => {
+      if (document.querySelector('[data-role="assistant"]')) w.__stamps.push(document.timeline.currentTime);
+    }).observe(document.querySelector('[data-testid="transcript"]')!, { subtree: true, childList: true, characterData: true });
+  });
+  // 3,000 tokens as fast as the server can send them.
+  await page.getByTestId('max-tokens').fill('32768');
+  await chat.say('burst !tokens=3000 !tps=0');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  await expect(reply.getByTestId('message-body')).toHaveAttribute('data-render', 'complete');
+  const stamps: number[] = await page.evaluate(() => (window as any).__stamps);
+  // Mutation batches, each tagged with its frame's timestamp: a frame with
+  // two batches would show the same stamp twice.
+  const perFrame = new Map<number, number>();
+  for (const s of stamps) perFrame.set(s, (perFrame.get(s) ?? 0) + 1);
+  // Adding the two messages and ending the reply are not token updates;
+  // every token update lands in its frame's single batch.
+  const crowded = [...perFrame.values()].filter((n) => n > 1).length;
+  expect(crowded, `frames with more than one batch (${stamps.length} batches)`).toBeLessThanOrEqual(2);
+  expect(stamps.length).toBeLessThan(3000 / 4);
+  const raw = await rawText(reply);
+  expect(raw.split(/\s+/).filter(Boolean).length).toBeGreaterThan(2900);
+});
+
+test('scrolling follows the stream, stops when the reader scrolls up, and "jump to latest" resumes', async ({ chat, page }) => {
+  await page.setViewportSize({ width: 900, height: 600 });
+  await chat.open();
+  const transcript = page.getByTestId('transcript');
+  const gap = () => transcript.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+  await page.getByTestId('max-tokens').fill('32768');
+  await chat.say('long !tokens=30000 !tps=150');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'streaming');
+  // Following: the bottom stays in view as the reply grows.
+  await expect.poll(() => transcript.evaluate((el) => el.scrollHeight > el.clientHeight * 2)).toBe(true);
+  await expect.poll(gap).toBeLessThanOrEqual(4);
+  await expect(page.getByTestId('jump-latest')).toHaveCount(0);
+
+  // The reader scrolls up: following stops at once.
+  await transcript.hover();
+  await page.mouse.wheel(0, -400);
+  await expect(page.getByTestId('jump-latest')).toBeVisible();
+  const top = await transcript.evaluate((el) => el.scrollTop);
+  const len = (await reply.textContent())!.length;
+  await expect.poll(async () => (await reply.textContent())!.length).toBeGreaterThan(len + 200);
+  expect(Math.abs((await transcript.evaluate((el) => el.scrollTop)) - top)).toBeLessThanOrEqual(1);
+
+  // Jump to latest: back at the bottom and following again.
+  await page.getByTestId('jump-latest').click();
+  await expect(page.getByTestId('jump-latest')).toHaveCount(0);
+  await expect.poll(gap).toBeLessThanOrEqual(4);
+  const grown = (await reply.textContent())!.length;
+  await expect.poll(async () => (await reply.textContent())!.length).toBeGreaterThan(grown + 200);
+  await expect.poll(gap).toBeLessThanOrEqual(4);
+  // The page itself never scrolled.
+  expect(await page.evaluate(() => [window.scrollX, window.scrollY])).toEqual([0, 0]);
+  await chat.stop.click();
+});
+
+test('Esc stops a reply; the live region announces start and end; the transcript is not live', async ({ chat, page, server }) => {
+  await chat.open();
+  const live = page.getByTestId('live-status');
+  await expect(live).toHaveAttribute('aria-live', 'polite');
+  const transcript = page.getByTestId('transcript');
+  await chat.say('long !tokens=100000 !tps=40');
+  const reply = chat.assistant.last();
+  await expect(live).toHaveText('The assistant is replying.');
+  await expect(reply.locator('.text')).toContainText('fox');
+  await page.keyboard.press('Escape');
+  await expect(reply).toHaveAttribute('data-status', 'stopped');
+  await expect(live).toHaveText('The reply was stopped.');
+  await expect.poll(async () => (await server.lastReply())?.finish_reason).toBe('cancelled');
+
+  await chat.say('short !tokens=5 !tps=0');
+  await expect(live).toHaveText('The reply is complete.');
+  await expect(transcript).not.toHaveAttribute('aria-live', /.*/);
+  await expect(transcript.locator('[aria-live], [role=alert], [role=status], [role=log]')).toHaveCount(0);
+});
+
+test(`XSS corpus (${XSS_PAYLOADS.length} payloads) streamed as replies: no script runs, no CSP violation, nothing unsafe in the DOM`, async ({ chat, page }) => {
+  test.setTimeout(180_000);
+  expect(XSS_PAYLOADS.length).toBeGreaterThanOrEqual(100);
+  await page.addInitScript(() => {
+    const w = window as any;
+    w.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      w.__violations.push(`${e.violatedDirective} ${e.blockedURI}`),
+    );
+    w.alert = w.confirm = w.prompt = () => {
+      w.__pwned = 1;
+    };
+  });
+  await chat.open();
+  const csp = await page.evaluate(async () => (await fetch('/')).headers.get('content-security-policy'));
+  expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+  expect(csp).toContain("style-src 'self'");
+
+  for (const [i, payload] of XSS_PAYLOADS.entries()) {
+    const chunk = [1, 3, 7, 1000][i % 4];
+    await echo(chat, payload, `!chunk=${chunk} !tps=0`);
+  }
+  await expect(chat.assistant).toHaveCount(XSS_PAYLOADS.length);
+
+  const report = await page.evaluate(() => {
+    const t = document.querySelector('[data-testid="transcript"]')!;
+    const all = [...t.querySelectorAll('*')];
+    return {
+      pwned: (window as any).__pwned ?? null,
+      violations: (window as any).__violations,
+      scripts: document.querySelectorAll('script:not([src])').length,
+      forbidden: all
+        .filter((e) => /^(script|iframe|object|embed|img|svg|math|style|link|meta|base|form|video|audio|template|textarea|select|details|marquee|noscript|title)$/i.test(e.tagName))
+        .filter((e) => !e.classList.contains('message-image'))
+        .map((e) => e.outerHTML.slice(0, 80)),
+      handlers: all.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `${e.tagName} ${a.name}`)),
+      badLinks: [...t.querySelectorAll('a[href]')]
+        .map((a) => a.getAttribute('href')!)
+        .filter((h) => !/^(https?:\/\/|mailto:)/i.test(h)),
+      inputs: [...t.querySelectorAll('input')].filter((i) => i.type !== 'checkbox' || !i.disabled).length,
+      styled: all.filter((e) => e.hasAttribute('style')).length,
+      location: location.href,
+    };
+  });
+  expect(report.pwned, 'the canary stays unset').toBeNull();
+  expect(report.violations, 'no CSP violation').toEqual([]);
+  expect(report.scripts).toBe(0);
+  expect(report.forbidden).toEqual([]);
+  expect(report.handlers).toEqual([]);
+  expect(report.badLinks).toEqual([]);
+  expect(report.inputs).toBe(0);
+  expect(report.styled).toBe(0);
+  expect(report.location).toContain('127.0.0.1');
+  // The hostile text itself is shown as text, not lost.
+  await expect(chat.assistant.first()).toContainText('<script>');
+});

@@ -1,0 +1,13 @@
+//! Safe, incremental markdown for model output. Pure Rust (no `web_sys`),
+//! so every rule here is tested natively; `ui::markdown_view` turns the
+//! [`VNode`]s into DOM.
+
+pub mod highlight;
+pub mod links;
+pub mod remend;
+pub mod render;
+pub mod stream;
+pub mod vnode;
+
+pub use stream::{Frame, StreamRenderer};
+pub use vnode::VNode;

@@ -1,0 +1,435 @@
+//! Markdown to [`VNode`]s, one per top-level block, with where each block
+//! starts in the source. Raw HTML is kept as text, links are checked by
+//! [`safe_href`], code blocks are highlighted and get a copy button.
+
+use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Parser, TagEnd};
+
+use super::highlight;
+use super::links::safe_href;
+use super::vnode::{Attr, Element, Tag, VNode};
+
+/// CommonMark plus tables, strikethrough and task lists.
+pub fn options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Byte offset in the parsed text where the block's first line starts.
+    pub line_start: usize,
+    pub node: VNode,
+}
+
+/// What is being built: an element, or text collected for a code block
+/// or an image's alt text.
+enum Frame {
+    El(Element),
+    Code { lang: String, text: String },
+    Image { href: Option<String>, alt: String },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    blocks: Vec<Block>,
+    block_start: usize,
+    table_align: Vec<Alignment>,
+    table_col: usize,
+    in_table_head: bool,
+}
+
+/// Parses `text` into top-level blocks.
+pub fn parse_blocks(text: &str) -> Vec<Block> {
+    let mut b = Builder {
+        stack: Vec::new(),
+        blocks: Vec::new(),
+        block_start: 0,
+        table_align: Vec::new(),
+        table_col: 0,
+        in_table_head: false,
+    };
+    for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        if b.stack.is_empty() {
+            b.block_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+        }
+        b.event(event);
+    }
+    // Anything left open (cannot happen with a well-behaved parser, but a
+    // half-built tree is still better shown than lost).
+    while !b.stack.is_empty() {
+        b.close();
+    }
+    b.blocks
+}
+
+fn code_lang(info: &str) -> String {
+    info.split(|c: char| c.is_whitespace() || c == ',' || c == '{')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '#' | '.' | '-'))
+        .take(32)
+        .collect()
+}
+
+/// A code block: a header with the language and a copy button, then the
+/// highlighted code.
+pub fn code_block(lang: &str, code: &str) -> VNode {
+    let mut code_el = Element::new(Tag::Code);
+    if !lang.is_empty() {
+        code_el = code_el.attr(Attr::Class, format!("language-{lang}"));
+    }
+    for (kind, piece) in highlight::highlight(lang, code) {
+        match kind {
+            Some(k) => code_el.push(
+                Element::new(Tag::Span)
+                    .attr(Attr::Class, k.class())
+                    .child(VNode::text(piece))
+                    .into(),
+            ),
+            None => code_el.push(VNode::text(piece)),
+        }
+    }
+    let label = if lang.is_empty() { "text" } else { lang };
+    let head = Element::new(Tag::Div)
+        .attr(Attr::Class, "code-head")
+        .child(
+            Element::new(Tag::Span)
+                .attr(Attr::Class, "code-lang")
+                .child(VNode::text(label))
+                .into(),
+        )
+        .child(
+            Element::new(Tag::Button)
+                .attr(Attr::Type, "button")
+                .attr(Attr::Class, "copy-code")
+                .attr(Attr::TestId, "copy-code")
+                .attr(Attr::Action, "copy-code")
+                .attr(Attr::AriaLabel, "Copy code")
+                .child(VNode::text("Copy"))
+                .into(),
+        );
+    Element::new(Tag::Div)
+        .attr(Attr::Class, "code-block")
+        .attr(Attr::TestId, "code-block")
+        .attr(Attr::Lang, label)
+        .child(head.into())
+        .child(Element::new(Tag::Pre).child(code_el.into()).into())
+        .into()
+}
+
+fn heading(level: HeadingLevel) -> Tag {
+    match level {
+        HeadingLevel::H1 => Tag::H1,
+        HeadingLevel::H2 => Tag::H2,
+        HeadingLevel::H3 => Tag::H3,
+        HeadingLevel::H4 => Tag::H4,
+        HeadingLevel::H5 => Tag::H5,
+        HeadingLevel::H6 => Tag::H6,
+    }
+}
+
+impl Builder {
+    fn open(&mut self, el: Element) {
+        self.stack.push(Frame::El(el));
+    }
+
+    fn add(&mut self, node: VNode) {
+        match self.stack.last_mut() {
+            Some(Frame::El(e)) => e.push(node),
+            Some(Frame::Code { text, .. }) => text.push_str(&node.text_content()),
+            Some(Frame::Image { alt, .. }) => alt.push_str(&node.text_content()),
+            None => self.blocks.push(Block {
+                line_start: self.block_start,
+                node,
+            }),
+        }
+    }
+
+    fn add_text(&mut self, text: &str) {
+        match self.stack.last_mut() {
+            Some(Frame::Code { text: t, .. }) => t.push_str(text),
+            Some(Frame::Image { alt, .. }) => alt.push_str(text),
+            _ => self.add(VNode::text(text)),
+        }
+    }
+
+    fn close(&mut self) {
+        let node = match self.stack.pop() {
+            Some(Frame::El(e)) => e.into(),
+            Some(Frame::Code { lang, text }) => code_block(&lang, &text),
+            Some(Frame::Image { href, alt }) => image(href, &alt),
+            None => return,
+        };
+        self.add(node);
+    }
+
+    fn align_class(&self) -> Option<&'static str> {
+        match self.table_align.get(self.table_col)? {
+            Alignment::None => None,
+            Alignment::Left => Some("align-left"),
+            Alignment::Center => Some("align-center"),
+            Alignment::Right => Some("align-right"),
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        use pulldown_cmark::Tag as T;
+        match event {
+            Event::Start(tag) => match tag {
+                T::Paragraph => self.open(Element::new(Tag::P)),
+                T::Heading { level, .. } => self.open(Element::new(heading(level))),
+                T::BlockQuote(_) => self.open(Element::new(Tag::Blockquote)),
+                T::CodeBlock(kind) => {
+                    let lang = match kind {
+                        CodeBlockKind::Fenced(info) => code_lang(&info),
+                        CodeBlockKind::Indented => String::new(),
+                    };
+                    self.stack.push(Frame::Code {
+                        lang,
+                        text: String::new(),
+                    });
+                }
+                // Raw HTML is shown as the text it is.
+                T::HtmlBlock => self.open(Element::new(Tag::P).attr(Attr::Class, "md-html")),
+                T::List(Some(start)) => {
+                    let mut ol = Element::new(Tag::Ol);
+                    if start != 1 {
+                        ol = ol.attr(Attr::Start, start.to_string());
+                    }
+                    self.open(ol)
+                }
+                T::List(None) => self.open(Element::new(Tag::Ul)),
+                T::Item => self.open(Element::new(Tag::Li)),
+                T::Table(align) => {
+                    self.table_align = align;
+                    self.open(Element::new(Tag::Table));
+                }
+                T::TableHead => {
+                    self.in_table_head = true;
+                    self.table_col = 0;
+                    self.open(Element::new(Tag::Thead));
+                    self.open(Element::new(Tag::Tr));
+                }
+                T::TableRow => {
+                    self.table_col = 0;
+                    self.open(Element::new(Tag::Tr));
+                }
+                T::TableCell => {
+                    let tag = if self.in_table_head { Tag::Th } else { Tag::Td };
+                    let mut cell = Element::new(tag);
+                    if let Some(class) = self.align_class() {
+                        cell = cell.attr(Attr::Class, class);
+                    }
+                    self.open(cell);
+                }
+                T::Emphasis => self.open(Element::new(Tag::Em)),
+                T::Strong => self.open(Element::new(Tag::Strong)),
+                T::Strikethrough => self.open(Element::new(Tag::Del)),
+                T::Link {
+                    dest_url, title, ..
+                } => self.open(link(safe_href(&dest_url), &title)),
+                T::Image { dest_url, .. } => self.stack.push(Frame::Image {
+                    href: safe_href(&dest_url),
+                    alt: String::new(),
+                }),
+                // Not enabled; kept as plain containers should that change.
+                T::FootnoteDefinition(_)
+                | T::DefinitionList
+                | T::DefinitionListTitle
+                | T::DefinitionListDefinition
+                | T::Superscript
+                | T::Subscript
+                | T::MetadataBlock(_) => self.open(Element::new(Tag::Span)),
+            },
+            Event::End(end) => {
+                match end {
+                    TagEnd::TableHead => {
+                        self.close(); // tr
+                        self.close(); // thead
+                        self.in_table_head = false;
+                        // Body rows follow in a tbody.
+                        self.open(Element::new(Tag::Tbody));
+                        return;
+                    }
+                    TagEnd::Table => {
+                        self.close(); // tbody
+                        self.close(); // table
+                        return;
+                    }
+                    TagEnd::TableCell => self.table_col += 1,
+                    _ => {}
+                }
+                self.close();
+            }
+            Event::Text(t) => self.add_text(&t),
+            Event::Code(t) => self.add(Element::new(Tag::Code).child(VNode::text(&*t)).into()),
+            Event::Html(t) | Event::InlineHtml(t) => self.add_text(&t),
+            Event::InlineMath(t) | Event::DisplayMath(t) => self.add_text(&t),
+            Event::FootnoteReference(t) => self.add_text(&format!("[^{t}]")),
+            Event::SoftBreak => self.add_text("\n"),
+            Event::HardBreak => self.add(Element::new(Tag::Br).into()),
+            Event::Rule => self.add(Element::new(Tag::Hr).into()),
+            Event::TaskListMarker(checked) => {
+                let mut input = Element::new(Tag::Input)
+                    .attr(Attr::Type, "checkbox")
+                    .attr(Attr::Disabled, "");
+                if checked {
+                    input = input.attr(Attr::Checked, "");
+                }
+                self.add(input.into());
+            }
+        }
+    }
+}
+
+fn link(href: Option<String>, title: &str) -> Element {
+    match href {
+        Some(href) => {
+            let mut a = Element::new(Tag::A)
+                .attr(Attr::Href, href)
+                .attr(Attr::Target, "_blank")
+                .attr(Attr::Rel, "noopener noreferrer");
+            if !title.is_empty() {
+                a = a.attr(Attr::Title, title);
+            }
+            a
+        }
+        // The text stays; the target does not.
+        None => Element::new(Tag::Span)
+            .attr(Attr::Class, "link-removed")
+            .attr(
+                Attr::Title,
+                "Link removed: only http, https and mailto links are allowed",
+            ),
+    }
+}
+
+/// Images are never loaded from model output: a link to the image,
+/// labelled with its alt text, or just the label when the URL is unsafe.
+fn image(href: Option<String>, alt: &str) -> VNode {
+    let label = if alt.trim().is_empty() {
+        "image".to_owned()
+    } else {
+        alt.to_owned()
+    };
+    let label = VNode::text(format!("[image: {label}]"));
+    match href {
+        Some(href) => Element::new(Tag::A)
+            .attr(Attr::Href, href)
+            .attr(Attr::Target, "_blank")
+            .attr(Attr::Rel, "noopener noreferrer")
+            .attr(Attr::Class, "image-link")
+            .child(label)
+            .into(),
+        None => Element::new(Tag::Span)
+            .attr(Attr::Class, "link-removed")
+            .child(label)
+            .into(),
+    }
+}
+
+/// The whole text rendered at once (history, tests, the final check).
+pub fn render(text: &str) -> Vec<VNode> {
+    parse_blocks(text).into_iter().map(|b| b.node).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::markdown::vnode::to_html;
+
+    fn html(md: &str) -> String {
+        to_html(&render(md))
+    }
+
+    #[test]
+    fn commonmark_and_the_gfm_extensions() {
+        assert_eq!(
+            html("# Title\n\nSome *em* and **strong**."),
+            "<h1>Title</h1><p>Some <em>em</em> and <strong>strong</strong>.</p>"
+        );
+        assert_eq!(html("- a\n- b"), "<ul><li>a</li><li>b</li></ul>");
+        assert_eq!(
+            html("3. c\n4. d"),
+            "<ol start=\"3\"><li>c</li><li>d</li></ol>"
+        );
+        assert_eq!(html("~~gone~~"), "<p><del>gone</del></p>");
+        assert_eq!(
+            html("- [x] done\n- [ ] todo"),
+            "<ul><li><input type=\"checkbox\" disabled=\"\" checked=\"\">done</li><li><input type=\"checkbox\" disabled=\"\">todo</li></ul>"
+        );
+        assert_eq!(
+            html("| a | b |\n|:--|--:|\n| 1 | 2 |"),
+            "<table><thead><tr><th class=\"align-left\">a</th><th class=\"align-right\">b</th></tr></thead><tbody><tr><td class=\"align-left\">1</td><td class=\"align-right\">2</td></tr></tbody></table>"
+        );
+        assert_eq!(
+            html("> quoted\n\n---"),
+            "<blockquote><p>quoted</p></blockquote><hr>"
+        );
+        assert_eq!(html("a  \nb\nc"), "<p>a<br>b\nc</p>");
+        assert_eq!(html("`x<y`"), "<p><code>x&lt;y</code></p>");
+    }
+
+    #[test]
+    fn raw_html_is_text() {
+        assert_eq!(
+            html("<script>alert(1)</script>"),
+            "<p class=\"md-html\">&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+        );
+        assert_eq!(
+            html("hi <img src=x onerror=alert(1)> there"),
+            "<p>hi &lt;img src=x onerror=alert(1)&gt; there</p>"
+        );
+    }
+
+    #[test]
+    fn links_are_checked_and_images_never_load() {
+        assert_eq!(
+            html("[ok](https://example.com \"t\")"),
+            "<p><a href=\"https://example.com\" target=\"_blank\" rel=\"noopener noreferrer\" title=\"t\">ok</a></p>"
+        );
+        let bad = html("[x](javascript:alert(1)) [y](&#106;avascript:alert(1))");
+        assert!(!bad.contains("href"), "{bad}");
+        assert!(bad.contains("link-removed"));
+        assert_eq!(
+            html("![a *cat*](https://e.com/c.png)"),
+            "<p><a href=\"https://e.com/c.png\" target=\"_blank\" rel=\"noopener noreferrer\" class=\"image-link\">[image: a cat]</a></p>"
+        );
+        assert_eq!(
+            html("![x](data:image/svg+xml;base64,PHN2Zz4=)"),
+            "<p><span class=\"link-removed\">[image: x]</span></p>"
+        );
+        assert_eq!(html("<https://auto.link>").matches("href").count(), 1);
+    }
+
+    #[test]
+    fn code_blocks_are_highlighted_with_a_copy_button() {
+        let out = html("```rust title=x\nfn main() {}\n```");
+        assert!(
+            out.starts_with(
+                "<div class=\"code-block\" data-testid=\"code-block\" data-lang=\"rust\">"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("<span class=\"code-lang\">rust</span>"));
+        assert!(out.contains("data-action=\"copy-code\""));
+        assert!(
+            out.contains(
+                "<code class=\"language-rust\"><span class=\"hl-kw\">fn</span> main() {}\n</code>"
+            ),
+            "{out}"
+        );
+        // Hostile info strings cannot reach the class attribute.
+        let out = html("```\"><script>\nx\n```");
+        assert!(out.contains("data-lang=\"script\""), "{out}");
+        let nodes = render("```\nplain\n```");
+        assert_eq!(nodes[0].text_content(), "textCopyplain\n");
+    }
+
+    #[test]
+    fn blocks_know_their_line_starts() {
+        let text = "para\none\n\n  - item\n\n```\ncode\n```\n";
+        let starts: Vec<usize> = parse_blocks(text).iter().map(|b| b.line_start).collect();
+        assert_eq!(starts, [0, 10, 20]);
+    }
+}

@@ -1,0 +1,267 @@
+//! A tiny, closed description of the DOM that rendered markdown may
+//! produce. Elements come from a fixed list of tags and attributes, and
+//! text is always text: turning a `VNode` into DOM can never create a
+//! script, an event handler or an unchecked URL.
+
+#[cfg(test)]
+use std::fmt::Write;
+
+/// Every element rendered markdown may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    P,
+    H1,
+    H2,
+    H3,
+    H4,
+    H5,
+    H6,
+    Blockquote,
+    Ul,
+    Ol,
+    Li,
+    Pre,
+    Code,
+    Div,
+    Span,
+    Em,
+    Strong,
+    Del,
+    A,
+    Br,
+    Hr,
+    Table,
+    Thead,
+    Tbody,
+    Tr,
+    Th,
+    Td,
+    Input,
+    Button,
+}
+
+impl Tag {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tag::P => "p",
+            Tag::H1 => "h1",
+            Tag::H2 => "h2",
+            Tag::H3 => "h3",
+            Tag::H4 => "h4",
+            Tag::H5 => "h5",
+            Tag::H6 => "h6",
+            Tag::Blockquote => "blockquote",
+            Tag::Ul => "ul",
+            Tag::Ol => "ol",
+            Tag::Li => "li",
+            Tag::Pre => "pre",
+            Tag::Code => "code",
+            Tag::Div => "div",
+            Tag::Span => "span",
+            Tag::Em => "em",
+            Tag::Strong => "strong",
+            Tag::Del => "del",
+            Tag::A => "a",
+            Tag::Br => "br",
+            Tag::Hr => "hr",
+            Tag::Table => "table",
+            Tag::Thead => "thead",
+            Tag::Tbody => "tbody",
+            Tag::Tr => "tr",
+            Tag::Th => "th",
+            Tag::Td => "td",
+            Tag::Input => "input",
+            Tag::Button => "button",
+        }
+    }
+
+    #[cfg(test)]
+    fn is_void(self) -> bool {
+        matches!(self, Tag::Br | Tag::Hr | Tag::Input)
+    }
+}
+
+/// Every attribute rendered markdown may carry. `Href` values are only
+/// ever set from [`super::links::safe_href`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attr {
+    Class,
+    Href,
+    Title,
+    Target,
+    Rel,
+    Start,
+    Type,
+    Checked,
+    Disabled,
+    Lang,
+    TestId,
+    Action,
+    AriaLabel,
+}
+
+impl Attr {
+    pub fn name(self) -> &'static str {
+        match self {
+            Attr::Class => "class",
+            Attr::Href => "href",
+            Attr::Title => "title",
+            Attr::Target => "target",
+            Attr::Rel => "rel",
+            Attr::Start => "start",
+            Attr::Type => "type",
+            Attr::Checked => "checked",
+            Attr::Disabled => "disabled",
+            Attr::Lang => "data-lang",
+            Attr::TestId => "data-testid",
+            Attr::Action => "data-action",
+            Attr::AriaLabel => "aria-label",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VNode {
+    Text(String),
+    El(Element),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub tag: Tag,
+    pub attrs: Vec<(Attr, String)>,
+    pub children: Vec<VNode>,
+}
+
+impl Element {
+    pub fn new(tag: Tag) -> Self {
+        Self {
+            tag,
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    pub fn attr(mut self, attr: Attr, value: impl Into<String>) -> Self {
+        self.attrs.push((attr, value.into()));
+        self
+    }
+
+    pub fn child(mut self, node: VNode) -> Self {
+        self.push(node);
+        self
+    }
+
+    /// Appends a child, merging adjacent text so the DOM gets one text
+    /// node where the parser produced several pieces.
+    pub fn push(&mut self, node: VNode) {
+        if let VNode::Text(t) = &node {
+            if t.is_empty() {
+                return;
+            }
+            if let Some(VNode::Text(last)) = self.children.last_mut() {
+                last.push_str(t);
+                return;
+            }
+        }
+        self.children.push(node);
+    }
+
+    pub fn same_shell(&self, other: &Element) -> bool {
+        self.tag == other.tag && self.attrs == other.attrs
+    }
+}
+
+impl From<Element> for VNode {
+    fn from(e: Element) -> Self {
+        VNode::El(e)
+    }
+}
+
+impl VNode {
+    pub fn text(s: impl Into<String>) -> Self {
+        VNode::Text(s.into())
+    }
+
+    /// The text content, as the DOM's `textContent` would give it.
+    pub fn text_content(&self) -> String {
+        let mut out = String::new();
+        self.collect_text(&mut out);
+        out
+    }
+
+    fn collect_text(&self, out: &mut String) {
+        match self {
+            VNode::Text(t) => out.push_str(t),
+            VNode::El(e) => e.children.iter().for_each(|c| c.collect_text(out)),
+        }
+    }
+
+    #[cfg(test)]
+    /// Serialized with every text and attribute value escaped; used by
+    /// tests and benchmarks, never fed to `innerHTML`.
+    pub fn to_html(&self) -> String {
+        let mut out = String::new();
+        self.write_html(&mut out);
+        out
+    }
+
+    #[cfg(test)]
+    fn write_html(&self, out: &mut String) {
+        match self {
+            VNode::Text(t) => escape(t, out),
+            VNode::El(e) => {
+                let _ = write!(out, "<{}", e.tag.name());
+                for (a, v) in &e.attrs {
+                    let _ = write!(out, " {}=\"", a.name());
+                    escape(v, out);
+                    out.push('"');
+                }
+                out.push('>');
+                if !e.tag.is_void() {
+                    e.children.iter().for_each(|c| c.write_html(out));
+                    let _ = write!(out, "</{}>", e.tag.name());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub fn to_html(nodes: &[VNode]) -> String {
+    nodes.iter().map(VNode::to_html).collect()
+}
+
+#[cfg(test)]
+fn escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adjacent_text_merges_and_html_is_escaped() {
+        let mut p = Element::new(Tag::P);
+        p.push(VNode::text("a <b>"));
+        p.push(VNode::text(""));
+        p.push(VNode::text(" & \"c\""));
+        assert_eq!(p.children.len(), 1);
+        let a = Element::new(Tag::A).attr(Attr::Href, "https://x/?a=1&b=\"2\"");
+        p.push(a.into());
+        assert_eq!(
+            VNode::El(p).to_html(),
+            "<p>a &lt;b&gt; &amp; &quot;c&quot;<a href=\"https://x/?a=1&amp;b=&quot;2&quot;\"></a></p>"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Puts rendered markdown into the DOM: frozen blocks are appended once,
+//! the open blocks are patched in place (only the nodes that changed),
+//! and all of it happens at most once per animation frame, however fast
+//! tokens arrive.
+
+use leptos::html::Div;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element as DomElement, Node};
+
+use crate::chat::Status;
+use crate::markdown::{Frame, StreamRenderer, VNode};
+
+use super::follow::Follow;
+
+/// Builds DOM for a node: elements and attributes from the closed lists
+/// in `VNode`, text as text nodes. Nothing is ever parsed as HTML.
+fn build(doc: &Document, node: &VNode) -> Option<Node> {
+    match node {
+        VNode::Text(t) => Some(doc.create_text_node(t).into()),
+        VNode::El(e) => {
+            let el = doc.create_element(e.tag.name()).ok()?;
+            for (attr, value) in &e.attrs {
+                el.set_attribute(attr.name(), value).ok()?;
+            }
+            for child in &e.children {
+                if let Some(c) = build(doc, child) {
+                    el.append_child(&c).ok()?;
+                }
+            }
+            Some(el.into())
+        }
+    }
+}
+
+/// Makes `parent`'s children from index `offset` on show `new`, given
+/// that they show `old` now. Equal nodes are left alone; a text change
+/// updates the text node; an element with the same tag and attributes is
+/// patched recursively; anything else is replaced.
+fn patch(doc: &Document, parent: &Node, offset: usize, old: &[VNode], new: &[VNode]) {
+    let kids = parent.child_nodes();
+    for (i, n) in new.iter().enumerate() {
+        let at = kids.item((offset + i) as u32);
+        match (old.get(i), at) {
+            (Some(o), Some(_)) if o == n => {}
+            (Some(VNode::Text(_)), Some(dom)) if matches!(n, VNode::Text(_)) => {
+                if let VNode::Text(t) = n {
+                    dom.set_node_value(Some(t));
+                }
+            }
+            (Some(VNode::El(o)), Some(dom)) if matches!(n, VNode::El(e) if e.same_shell(o)) => {
+                if let VNode::El(e) = n {
+                    patch(doc, &dom, 0, &o.children, &e.children);
+                }
+            }
+            (Some(_), Some(dom)) => {
+                if let Some(fresh) = build(doc, n) {
+                    let _ = parent.replace_child(&fresh, &dom);
+                }
+            }
+            _ => {
+                if let Some(fresh) = build(doc, n) {
+                    let _ = parent.append_child(&fresh);
+                }
+            }
+        }
+    }
+    // The region is always at the end of its parent.
+    for _ in new.len()..old.len() {
+        if let Some(last) = parent.last_child() {
+            let _ = parent.remove_child(&last);
+        }
+    }
+}
+
+/// Where the streaming cursor goes: inside the last block, at the end of
+/// its text, descending through lists, quotes and code blocks.
+fn cursor_host(root: &DomElement) -> DomElement {
+    let mut host = root.clone();
+    while let Some(last) = host.last_element_child() {
+        match last.tag_name().as_str() {
+            "P" | "LI" | "UL" | "OL" | "BLOCKQUOTE" | "PRE" | "CODE" | "H1" | "H2" | "H3"
+            | "H4" | "H5" | "H6" => host = last,
+            "DIV" if last.class_list().contains("code-block") => match last.last_element_child() {
+                Some(pre) => host = pre,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    host
+}
+
+struct MdState {
+    renderer: StreamRenderer,
+    /// How many children of the container are final blocks.
+    frozen: usize,
+    /// What the open blocks after them show.
+    open: Vec<VNode>,
+    pending: bool,
+    cursor: Option<DomElement>,
+    owns_root: bool,
+}
+
+impl MdState {
+    fn apply(&mut self, doc: &Document, root: &DomElement, frame: Frame) {
+        if let Some(c) = &self.cursor {
+            c.remove();
+        }
+        let Frame {
+            reset,
+            frozen,
+            open,
+        } = frame;
+        if reset || !self.owns_root {
+            // The framework may leave a placeholder in the empty element;
+            // from here on its children are ours alone.
+            root.set_text_content(None);
+            self.owns_root = true;
+            self.frozen = 0;
+            self.open.clear();
+        }
+        let n_frozen = frozen.len();
+        let mut region = frozen;
+        region.extend(open);
+        patch(doc, root, self.frozen, &self.open, &region);
+        self.frozen += n_frozen;
+        self.open = region.split_off(n_frozen);
+    }
+
+    fn show_cursor(&mut self, doc: &Document, root: &DomElement, streaming: bool) {
+        if !streaming {
+            if let Some(c) = self.cursor.take() {
+                c.remove();
+            }
+            return;
+        }
+        if self.cursor.is_none() {
+            let Ok(c) = doc.create_element("span") else {
+                return;
+            };
+            let _ = c.set_attribute("class", "cursor");
+            let _ = c.set_attribute("data-testid", "cursor");
+            let _ = c.set_attribute("aria-hidden", "true");
+            self.cursor = Some(c);
+        }
+        if let Some(c) = &self.cursor {
+            let _ = cursor_host(root).append_child(c);
+        }
+    }
+}
+
+/// A reply's body: markdown rendered from `text`, streamed while `status`
+/// is `Streaming`. `data-render` is `streaming` until the final text is
+/// in the DOM, then `complete`.
+#[component]
+pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl IntoView {
+    let root = NodeRef::<Div>::new();
+    let state = StoredValue::new_local(MdState {
+        renderer: StreamRenderer::new(),
+        frozen: 0,
+        open: Vec::new(),
+        pending: false,
+        cursor: None,
+        owns_root: false,
+    });
+    let follow = use_context::<Follow>();
+
+    let flush = move || {
+        let Some(el) = root.get_untracked() else {
+            return;
+        };
+        let el: DomElement = el.unchecked_into();
+        let doc = document();
+        let streaming = status.get_untracked() == Status::Streaming;
+        state.try_update_value(|s| {
+            s.pending = false;
+            let frame = text.with_untracked(|t| s.renderer.update(t, streaming));
+            s.apply(&doc, &el, frame);
+            s.show_cursor(&doc, &el, streaming);
+        });
+        let _ = el.set_attribute(
+            "data-render",
+            if streaming { "streaming" } else { "complete" },
+        );
+        if let Some(f) = follow {
+            f.after_render();
+        }
+    };
+
+    Effect::new(move |_| {
+        text.track();
+        status.track();
+        let schedule = state
+            .try_update_value(|s| !std::mem::replace(&mut s.pending, true))
+            .unwrap_or(false);
+        if schedule {
+            request_animation_frame(flush);
+        }
+    });
+
+    view! { <div class="md text" data-testid="message-body" data-render="streaming" node_ref=root></div> }
+}
