@@ -287,6 +287,24 @@ impl Chat {
         }
     }
 
+    /// Replaces the conversation with finished messages (an imported
+    /// file). Refused while a reply is in flight.
+    pub fn load(&self, messages: Vec<(Role, String)>) -> Result<usize, String> {
+        if self.is_busy_untracked() {
+            return Err("a reply is in progress".into());
+        }
+        let first = self.next_id.get_value();
+        let loaded: Vec<Message> = messages
+            .into_iter()
+            .enumerate()
+            .map(|(i, (role, text))| Message::new(first + i as u64, role, text, Status::Done))
+            .collect();
+        let n = loaded.len();
+        self.next_id.set_value(first + n as u64);
+        self.messages.set(loaded);
+        Ok(n)
+    }
+
     /// Sending reply `reply` failed before it reached the backend.
     pub fn send_failed(&self, reply: &str, message: String) {
         if let Some(a) = self.active_for(reply) {
@@ -484,6 +502,22 @@ mod tests {
             Some("may still be generating")
         );
         assert!(!chat.is_draining());
+    }
+
+    #[test]
+    fn a_loaded_conversation_replaces_the_old_one_and_is_history() {
+        let chat = Chat::new();
+        chat.begin_turn("q", None, "r1".into());
+        assert!(chat.load(vec![]).is_err(), "not while a reply streams");
+        chat.apply(end("r1", EndReason::Complete));
+        let n = chat
+            .load(vec![(Role::User, "a".into()), (Role::Assistant, "b".into())])
+            .unwrap();
+        assert_eq!(n, 2);
+        let ids: Vec<u64> = chat.messages.get_untracked().iter().map(|m| m.id).collect();
+        assert_eq!(ids, [2, 3], "ids stay unique across loads");
+        let sent = chat.begin_turn("c", None, "r2".into());
+        assert_eq!(sent.len(), 3);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod attachment;
 mod chat;
 mod config;
 mod conn_state;
+mod conversation_file;
 mod markdown;
 mod params;
 mod protocol;

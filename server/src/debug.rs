@@ -19,7 +19,8 @@ const KEPT: usize = 200;
 pub struct ReplyRecord {
     pub request: ChatRequest,
     pub model: String,
-    /// Tokens sent to the client so far.
+    /// Delta frames sent (one token each, or several merged when the
+    /// client was behind).
     pub tokens_sent: usize,
     /// Text sent to the client so far.
     pub text: String,

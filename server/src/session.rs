@@ -13,7 +13,7 @@ use axum::response::Response;
 use chatwire_protocol::{
     ChatRequest, ClientFrame, ErrorCode, FinishReason, ServerFrame, PROTOCOL_VERSION,
 };
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -94,6 +94,9 @@ enum Outgoing {
 }
 
 type Out = mpsc::Sender<Outgoing>;
+
+/// Largest delta made by merging ready tokens for a client that is behind.
+const MERGE_LIMIT_BYTES: usize = 4096;
 
 struct Running {
     id: String,
@@ -387,17 +390,38 @@ impl Reply {
             messages: req.messages,
             params: req.params,
         });
+        // An event read while merging tokens, handled next.
+        let mut carried = None;
         loop {
-            let event = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => {
-                    drop(tokens);
-                    return self.end(FinishReason::Cancelled, None).await;
-                }
-                ev = tokens.next() => ev,
+            let event = match carried.take() {
+                Some(ev) => ev,
+                None => tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => {
+                        drop(tokens);
+                        return self.end(FinishReason::Cancelled, None).await;
+                    }
+                    ev = tokens.next() => ev,
+                },
             };
             match event {
-                Some(Ok(EngineEvent::Token(text))) => {
+                Some(Ok(EngineEvent::Token(mut text))) => {
+                    // When the client reads slower than the engine writes,
+                    // the tokens already generated go out as one frame:
+                    // fewer frames for a client that is behind, the same
+                    // text, and no change for one that keeps up.
+                    if self.out.capacity() < self.out.max_capacity() / 2 {
+                        while text.len() < MERGE_LIMIT_BYTES {
+                            match tokens.next().now_or_never() {
+                                Some(Some(Ok(EngineEvent::Token(t)))) => text.push_str(&t),
+                                Some(other) => {
+                                    carried = Some(other);
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                    }
                     self.seq += 1;
                     if let Some(log) = &self.state.replies {
                         log.token(&self.id, &text);

@@ -11,6 +11,7 @@ use super::attach::{AttachControls, Attachment};
 use super::backend_panel::{BackendPanel, BackendSettings};
 use super::composer::Composer;
 use super::follow::Follow;
+use super::import::{ExportButton, ImportButton};
 use super::messages::MessageList;
 use super::params_panel::ParamsPanel;
 use super::status::ConnectionStatus;
@@ -197,6 +198,12 @@ pub fn App() -> impl IntoView {
         }
     };
     // Esc stops a reply, from anywhere in the app.
+    // Long conversations render near the viewport first.
+    Effect::new(move |_| {
+        if let Some(el) = follow.el.get() {
+            super::lazy::init(&el);
+        }
+    });
     let esc = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.key() == "Escape" && !ev.is_composing() && chat.is_busy_untracked() {
             ev.prevent_default();
@@ -244,6 +251,7 @@ pub fn App() -> impl IntoView {
                     <ParamsPanel inputs caps/>
                     <BackendPanel caps protocol=config.protocol.as_str() models=config.models.clone()
                         settings on_clear_session/>
+                    <div class="conversation-actions"><ImportButton chat/><ExportButton chat/></div>
                 </aside>
             </div>
             <Composer text=draft enabled=Signal::derive(move || conn.with(ConnState::is_open))

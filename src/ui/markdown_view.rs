@@ -12,6 +12,7 @@ use crate::chat::Status;
 use crate::markdown::{Frame, StreamRenderer, VNode};
 
 use super::follow::Follow;
+use super::lazy;
 
 /// Builds DOM for a node: elements and attributes from the closed lists
 /// in `VNode`, text as text nodes. Nothing is ever parsed as HTML.
@@ -152,10 +153,13 @@ impl MdState {
 
 /// A reply's body: markdown rendered from `text`, streamed while `status`
 /// is `Streaming`. `data-render` is `streaming` until the final text is
-/// in the DOM, then `complete`.
+/// in the DOM, then `complete`; a finished message far from view is
+/// `deferred` (plain text) until it comes near.
 #[component]
 pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl IntoView {
     let root = NodeRef::<Div>::new();
+    // Replies that stream render at once; finished ones when near view.
+    let near = RwSignal::new(status.get_untracked() == Status::Streaming);
     let state = StoredValue::new_local(MdState {
         renderer: StreamRenderer::new(),
         frozen: 0,
@@ -191,11 +195,29 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
     Effect::new(move |_| {
         text.track();
         status.track();
+        if !near.get() {
+            let Some(el) = root.get() else { return };
+            let el: DomElement = el.unchecked_into();
+            if el.get_attribute("data-render").as_deref() != Some("deferred") {
+                text.with_untracked(|t| el.set_text_content(Some(t)));
+                let _ = el.set_attribute("data-render", "deferred");
+                if !lazy::when_near(&el, move || near.set(true)) {
+                    near.set(true);
+                }
+            }
+            return;
+        }
         let schedule = state
             .try_update_value(|s| !std::mem::replace(&mut s.pending, true))
             .unwrap_or(false);
         if schedule {
             request_animation_frame(flush);
+        }
+    });
+
+    on_cleanup(move || {
+        if let Some(el) = root.get_untracked() {
+            lazy::forget(&el);
         }
     });
 

@@ -7,6 +7,8 @@ mod backend_panel;
 mod clipboard;
 mod composer;
 mod follow;
+mod import;
+mod lazy;
 mod markdown_view;
 mod messages;
 mod params_panel;

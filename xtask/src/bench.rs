@@ -41,7 +41,16 @@ pub fn run_bench(args: &[String]) -> Result {
                 .args(&args[1..])
                 .current_dir(&root))
         }
-        _ => Err("usage: cargo xtask bench <load [N ...] | engine [--threads N ...]>".into()),
+        Some("render") => {
+            setup::all(setup::Need::Test)?;
+            build::all()?;
+            step("bench: rendering in headless Chromium (release build, scripted engine)");
+            render(&args[1..])
+        }
+        _ => Err(
+            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000]>"
+                .into(),
+        ),
     }
 }
 
@@ -68,4 +77,40 @@ fn llama_venv() -> Result<std::path::PathBuf> {
         "websockets",
     ]))?;
     Ok(python)
+}
+
+/// Starts the companion server (scripted engine) on a free port, runs the
+/// rendering benchmark against it in Chromium, and stops the server.
+fn render(args: &[String]) -> Result {
+    use std::io::{BufRead, BufReader};
+    let root = root();
+    let mut server = Command::new(build::server_binary())
+        .args(["--engine", "scripted", "--host", "127.0.0.1", "--port", "0", "--dist"])
+        .arg(build::dist())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the server: {e}"))?;
+    let stdout = server.stdout.take().ok_or("no server stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .filter(|u| u.starts_with("http://"))
+        .map(str::to_owned);
+    let result = match url {
+        Some(url) => run(Command::new("node")
+            .arg(root.join("bench/render/render.cjs"))
+            .args(["--url", &url])
+            .args(args)
+            .env("NODE_PATH", root.join("e2e/node_modules"))
+            .current_dir(&root)),
+        None => Err(format!("the server did not say where it listens: {line:?}")),
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    result
 }

@@ -1,0 +1,410 @@
+// Rendering benchmark: the release build of the app against the companion
+// server's scripted engine, in headless Chromium. Prints tables, asserts
+// nothing. Run it with `cargo xtask bench render`.
+//
+// usage: node bench/render/render.cjs --url http://127.0.0.1:PORT [--reps 3] [--sizes 1000,5000,20000]
+'use strict';
+const { chromium } = require('@playwright/test');
+const http = require('node:http');
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const URL_ = arg('--url');
+const REPS = Number(arg('--reps', '3'));
+const SIZES = arg('--sizes', '1000,5000,20000').split(',').map(Number);
+if (!URL_) {
+  console.error('usage: render.cjs --url http://127.0.0.1:PORT');
+  process.exit(2);
+}
+const WS_URL = URL_.replace(/^http/, 'ws') + '/ws';
+
+const FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--enable-precise-memory-info',
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
+};
+const ms = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+const kb = (x) => (x / 1024).toFixed(1);
+const mb = (x) => (x / 1024 / 1024).toFixed(1);
+
+function table(title, head, rows) {
+  const cells = [head, ...rows].map((r) => r.map(String));
+  const width = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const line = (r) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join(' | ') + ' |';
+  console.log(`\n${title}\n`);
+  console.log(line(cells[0]));
+  console.log('|' + width.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|').replace(/^\|:/, '|:') + '|');
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+/** Bytes of `path` over the wire with `encoding` (no decompression). */
+function wireBytes(path, encoding) {
+  return new Promise((resolve, reject) => {
+    http
+      .get(URL_ + path, { headers: { 'accept-encoding': encoding } }, (res) => {
+        let n = 0;
+        res.on('data', (d) => (n += d.length));
+        res.on('end', () => resolve({ bytes: n, encoding: res.headers['content-encoding'] ?? 'identity', body: null }));
+      })
+      .on('error', reject);
+  });
+}
+
+function getText(path) {
+  return new Promise((resolve, reject) => {
+    http.get(URL_ + path, (res) => {
+      let s = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (s += d));
+      res.on('end', () => resolve(s));
+    }).on('error', reject);
+  });
+}
+
+async function newPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    const w = window;
+    w.__loaf = [];
+    addEventListener('TrunkApplicationStarted', (e) => (w.__wasm = e.detail.wasm));
+    try {
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) w.__loaf.push(e.duration);
+      }).observe({ type: 'long-animation-frame' });
+    } catch {
+      w.__loaf = null;
+    }
+    // The first frame in which the composer takes input.
+    const poll = () => {
+      const c = document.querySelector('[data-testid="composer"]');
+      if (c && !c.disabled) w.__composerReady = performance.now();
+      else requestAnimationFrame(poll);
+    };
+    requestAnimationFrame(poll);
+  });
+  return { context, page };
+}
+
+async function openApp(page) {
+  await page.goto(URL_ + '/');
+  await page.waitForFunction(() => window.__composerReady !== undefined, null, { timeout: 30_000 });
+  await page.getByTestId('max-tokens').fill('32768');
+}
+
+/** The floor: a bare WebSocket client in the page receiving the same frames. */
+async function floorRun(page, n) {
+  return page.evaluate(
+    async ({ n, wsUrl }) => {
+      const ws = new WebSocket(wsUrl);
+      await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+      const next = () => new Promise((r) => (ws.onmessage = (m) => r(JSON.parse(m.data))));
+      ws.send(JSON.stringify({ type: 'hello', v: 1, client: 'floor' }));
+      while ((await next()).type !== 'welcome');
+      const id = 'floor-' + Math.random();
+      const t0 = performance.now();
+      let deltas = 0;
+      const done = new Promise((r) => {
+        ws.onmessage = (m) => {
+          const f = JSON.parse(m.data);
+          if (f.type === 'delta') deltas++;
+          if (f.type === 'end' || f.type === 'error') r(performance.now());
+        };
+      });
+      ws.send(JSON.stringify({ type: 'chat', id, messages: [{ role: 'user', content: `!tokens=${n} !tps=0` }], params: { max_tokens: 32768 } }));
+      const t1 = await done;
+      ws.close();
+      return { time: t1 - t0, deltas };
+    },
+    { n, wsUrl: WS_URL },
+  );
+}
+
+/** The app: from pressing Send until the final reply is in the DOM. */
+async function appRun(page, n) {
+  await page.getByTestId('composer').fill(`!tokens=${n} !tps=0`);
+  const out = await page.evaluate(async () => {
+    const w = window;
+    if (w.__loaf) w.__loaf.length = 0;
+    const done = new Promise((resolve) => {
+      const mo = new MutationObserver(() => {
+        const m = document.querySelector('[data-testid="message"][data-role="assistant"]');
+        const body = m && m.querySelector('[data-testid="message-body"]');
+        if (body && body.dataset.render === 'complete' && m.dataset.status !== 'streaming') {
+          mo.disconnect();
+          resolve(performance.now());
+        }
+      });
+      mo.observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-render', 'data-status'] });
+    });
+    const t0 = performance.now();
+    document.querySelector('[data-testid="send"]').click();
+    const t1 = await done;
+    // Let long-animation-frame entries of the last frames arrive.
+    await new Promise((r) => setTimeout(r, 300));
+    const body = document.querySelector('[data-role="assistant"] [data-testid="message-body"]');
+    return {
+      time: t1 - t0,
+      loaf: w.__loaf ? w.__loaf.filter((d) => d > 50) : null,
+      heap: performance.memory ? performance.memory.usedJSHeapSize : NaN,
+      wasm: w.__wasm ? w.__wasm.memory.buffer.byteLength : NaN,
+      chars: body.textContent.length,
+      nodes: body.getElementsByTagName('*').length,
+    };
+  });
+  return out;
+}
+
+async function streamBench(browser) {
+  const rows = [];
+  for (const n of SIZES) {
+    const floors = [];
+    const apps = [];
+    for (let r = 0; r < REPS; r++) {
+      const { context, page } = await newPage(browser);
+      await openApp(page);
+      floors.push(await floorRun(page, n));
+      apps.push(await appRun(page, n));
+      await context.close();
+    }
+    const floor = median(floors.map((f) => f.time));
+    const app = median(apps.map((a) => a.time));
+    const last = apps[apps.length - 1];
+    const loafCounts = apps.map((a) => (a.loaf ? a.loaf.length : NaN));
+    const loafTotals = apps.map((a) => (a.loaf ? a.loaf.reduce((x, y) => x + y, 0) : NaN));
+    rows.push([
+      n.toLocaleString('en-US'),
+      ms(app),
+      ms(floor),
+      (app / floor).toFixed(2),
+      `${Math.max(...loafCounts)}`,
+      ms(Math.max(...loafTotals)),
+      mb(last.heap),
+      mb(last.wasm),
+      last.nodes.toLocaleString('en-US'),
+    ]);
+  }
+  table(
+    `Stream rendering (scripted engine, tokens as fast as possible; median of ${REPS}; long frames: worst run)`,
+    ['tokens', 'app: send → final DOM (ms)', 'floor: bare WebSocket (ms)', 'ratio', 'long frames >50 ms', 'long-frame total (ms)', 'JS heap (MB)', 'wasm memory (MB)', 'DOM elements'],
+    rows,
+  );
+}
+
+async function loadBench(browser) {
+  const html = await getText('/');
+  const refs = new Set();
+  for (const m of html.matchAll(/(?:href|src)="(\/[^"]+)"/g)) refs.add(m[1]);
+  const boot = [...refs].find((r) => r.includes('boot-'));
+  if (boot) {
+    const js = await getText(boot);
+    for (const m of js.matchAll(/'(\/[^']+)'/g)) refs.add(m[1]);
+  }
+  const files = ['/', ...[...refs].sort()];
+  const rows = [];
+  let gzTotal = 0;
+  let brTotal = 0;
+  let rawTotal = 0;
+  for (const f of files) {
+    const gz = await wireBytes(f, 'gzip');
+    const br = await wireBytes(f, 'br');
+    const raw = await wireBytes(f, 'identity');
+    gzTotal += gz.bytes;
+    brTotal += br.bytes;
+    rawTotal += raw.bytes;
+    rows.push([f === '/' ? 'index.html' : f.slice(1), raw.bytes.toLocaleString('en-US'), gz.bytes.toLocaleString('en-US'), br.bytes.toLocaleString('en-US')]);
+  }
+  rows.push(['total', rawTotal.toLocaleString('en-US'), gzTotal.toLocaleString('en-US'), brTotal.toLocaleString('en-US')]);
+  table('First load: bytes over the wire (budget: 250 KB = 256,000 B gzip)', ['file', 'raw', 'gzip', 'brotli'], rows);
+
+  const ready = [];
+  const floor = [];
+  for (let r = 0; r < 5; r++) {
+    const { context, page } = await newPage(browser);
+    await openApp(page);
+    ready.push(await page.evaluate(() => window.__composerReady));
+    await context.close();
+    // The floor: a page that fetches the same files, compiles the wasm and
+    // opens the socket, with no framework and nothing rendered.
+    const c2 = await browser.newContext();
+    const p2 = await c2.newPage();
+    await p2.goto(URL_ + '/healthz');
+    floor.push(
+      await p2.evaluate(
+        async ({ files, wsUrl }) => {
+          const t0 = performance.now();
+          const bodies = await Promise.all(files.map((f) => fetch(f, { cache: 'no-store' }).then((r) => r.arrayBuffer().then((b) => [f, b]))));
+          const wasm = bodies.find(([f]) => f.endsWith('.wasm'));
+          if (wasm) await WebAssembly.compile(wasm[1]);
+          const ws = new WebSocket(wsUrl);
+          await new Promise((r) => (ws.onopen = r));
+          ws.close();
+          return performance.now() - t0 + performance.getEntriesByType('navigation')[0].responseEnd;
+        },
+        { files, wsUrl: WS_URL },
+      ),
+    );
+    await c2.close();
+  }
+  table('First load: navigation → composer accepts input (cold cache, median of 5)', ['what', 'ms'], [
+    ['app', ms(median(ready))],
+    ['floor: fetch the same files + compile wasm + open socket', ms(median(floor))],
+  ]);
+}
+
+/** About 2 MB of markdown in 1,000 messages. */
+function conversation() {
+  const messages = [];
+  for (let i = 0; i < 500; i++) {
+    messages.push({ role: 'user', content: `Question ${i}: how would you structure module ${i} of the service, and why?` });
+    const parts = [`## Answer ${i}`, ''];
+    while (parts.join('\n').length < 3900) {
+      parts.push(
+        `The **${i}th** design keeps *state* in plain types and uses \`signals\` per item; see [the docs](https://example.com/${i}).`,
+        '',
+        '- parse the frame and validate it',
+        '- apply it to the conversation state',
+        '- render only what changed',
+        '',
+        '```rust',
+        `fn handle_${i}(frame: &str) -> Result<Event, Error> {`,
+        '    let event = decode(frame)?; // never panics',
+        '    Ok(event)',
+        '}',
+        '```',
+        '',
+      );
+    }
+    messages.push({ role: 'assistant', content: parts.join('\n') });
+  }
+  return { format: 'chatwire.conversation', version: 1, messages };
+}
+
+async function historyBench(browser) {
+  const conv = conversation();
+  const json = JSON.stringify(conv);
+  const mdBytes = conv.messages.reduce((n, m) => n + Buffer.byteLength(m.content), 0);
+  const { context, page } = await newPage(browser);
+  await openApp(page);
+  await page.evaluate(() => {
+    const w = window;
+    document.addEventListener('change', () => (w.__importStart = performance.now()), true);
+    // Loaded = the last message and every message in the transcript's
+    // viewport are rendered (the rest render as they come near).
+    w.__imported = new Promise((resolve) => {
+      const check = () => {
+        const t = document.querySelector('[data-testid="transcript"]');
+        const bodies = [...document.querySelectorAll('[data-role="assistant"] [data-testid="message-body"]')];
+        if (bodies.length < 500) return false;
+        const view = t.getBoundingClientRect();
+        const visible = bodies.filter((b) => {
+          const r = b.getBoundingClientRect();
+          return r.bottom > view.top && r.top < view.bottom;
+        });
+        return bodies[bodies.length - 1].dataset.render === 'complete' && visible.every((b) => b.dataset.render === 'complete');
+      };
+      const mo = new MutationObserver(() => {
+        if (check()) {
+          mo.disconnect();
+          requestAnimationFrame(() => setTimeout(() => resolve(performance.now())));
+        }
+      });
+      mo.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-render'] });
+    });
+  });
+  await page.getByTestId('import-input').setInputFiles({ name: 'conv.json', mimeType: 'application/json', buffer: Buffer.from(json) });
+  const loadTime = await page.evaluate(async () => (await window.__imported) - window.__importStart);
+  const count = await page.getByTestId('message').count();
+  const rendered = await page.evaluate(() => document.querySelectorAll('[data-testid="message-body"][data-render="complete"]').length);
+
+  const latencies = await keystrokes(page, '[data-testid="composer"]');
+  const memory = await page.evaluate(() => ({
+    heap: performance.memory ? performance.memory.usedJSHeapSize : NaN,
+    wasm: window.__wasm ? window.__wasm.memory.buffer.byteLength : NaN,
+  }));
+  await context.close();
+
+  // Floors: the same text as plain pre-wrap divs in a bare page, and a
+  // bare textarea beside them.
+  const c2 = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const p2 = await c2.newPage();
+  await p2.goto(URL_ + '/healthz');
+  const plain = await p2.evaluate(async (json) => {
+    const t0 = performance.now();
+    const conv = JSON.parse(json);
+    document.body.textContent = '';
+    const list = document.createElement('div');
+    list.style.cssText = 'height:700px;overflow:auto;white-space:pre-wrap';
+    for (const m of conv.messages) {
+      const d = document.createElement('div');
+      d.textContent = m.content;
+      list.appendChild(d);
+    }
+    const ta = document.createElement('textarea');
+    ta.id = 'bare';
+    document.body.append(list, ta);
+    list.scrollTop = list.scrollHeight;
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
+    return performance.now() - t0;
+  }, json);
+  const bare = await keystrokes(p2, '#bare');
+  await c2.close();
+
+  table(`Conversation of ${count.toLocaleString('en-US')} messages (${mb(mdBytes)} MB of markdown, loaded through the app's import)`, ['what', 'app', 'floor'], [
+    ['render on load: last message and the screen rendered (ms)', ms(loadTime), `${ms(plain)} (all text as plain divs in a bare page)`],
+    ['messages rendered as markdown at that point', String(rendered), ''],
+    ['keystroke → paint, median (ms)', ms(median(latencies)), ms(median(bare))],
+    ['keystroke → paint, p95 (ms)', ms(pct(latencies, 0.95)), ms(pct(bare, 0.95))],
+    ['keystroke → paint, max (ms)', ms(Math.max(...latencies)), ms(Math.max(...bare))],
+    ['JS heap after (MB)', mb(memory.heap), ''],
+    ['wasm memory after (MB)', mb(memory.wasm), ''],
+  ]);
+}
+
+/** Key down → next frame painted, for 40 keystrokes. */
+async function keystrokes(page, selector) {
+  await page.focus(selector);
+  await page.evaluate(() => {
+    const w = window;
+    w.__lat = [];
+    document.addEventListener(
+      'keydown',
+      (e) => {
+        const t = e.timeStamp;
+        requestAnimationFrame(() => setTimeout(() => w.__lat.push(performance.now() - t)));
+      },
+      true,
+    );
+  });
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press(String.fromCharCode(97 + (i % 26)));
+    await page.waitForFunction((n) => window.__lat.length >= n, i + 1);
+  }
+  return page.evaluate(() => window.__lat);
+}
+
+(async () => {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: FLAGS });
+  try {
+    console.log(`chatwire rendering benchmark against ${URL_} (Chromium ${browser.version()}, ${require('node:os').cpus().length} CPUs)`);
+    await loadBench(browser);
+    await streamBench(browser);
+    await historyBench(browser);
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
