@@ -511,7 +511,10 @@ mod tests {
         assert!(chat.load(vec![]).is_err(), "not while a reply streams");
         chat.apply(end("r1", EndReason::Complete));
         let n = chat
-            .load(vec![(Role::User, "a".into()), (Role::Assistant, "b".into())])
+            .load(vec![
+                (Role::User, "a".into()),
+                (Role::Assistant, "b".into()),
+            ])
             .unwrap();
         assert_eq!(n, 2);
         let ids: Vec<u64> = chat.messages.get_untracked().iter().map(|m| m.id).collect();

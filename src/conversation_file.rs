@@ -50,11 +50,19 @@ pub fn decode(text: &str) -> Result<Vec<FileMessage>, String> {
     match value.get("format").and_then(|f| f.as_str()) {
         Some(FORMAT) => {}
         Some(other) => return Err(format!("unknown format \"{other}\"")),
-        None => return Err(format!("not a chatwire conversation (no \"format\": \"{FORMAT}\")")),
+        None => {
+            return Err(format!(
+                "not a chatwire conversation (no \"format\": \"{FORMAT}\")"
+            ))
+        }
     }
     match value.get("version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(VERSION) => {}
-        Some(v) => return Err(format!("version {v} is newer than this app reads ({VERSION})")),
+        Some(v) => {
+            return Err(format!(
+                "version {v} is newer than this app reads ({VERSION})"
+            ))
+        }
         None => return Err("no \"version\"".into()),
     }
     let messages = value
@@ -93,13 +101,17 @@ mod tests {
     #[test]
     fn says_what_is_wrong() {
         assert!(decode("nope").unwrap_err().starts_with("not JSON"));
-        assert!(decode("{}").unwrap_err().contains("not a chatwire conversation"));
+        assert!(decode("{}")
+            .unwrap_err()
+            .contains("not a chatwire conversation"));
         assert!(decode(r#"{"format":"x","version":1,"messages":[]}"#)
             .unwrap_err()
             .contains("unknown format"));
-        assert!(decode(r#"{"format":"chatwire.conversation","version":9,"messages":[]}"#)
-            .unwrap_err()
-            .contains("version 9"));
+        assert!(
+            decode(r#"{"format":"chatwire.conversation","version":9,"messages":[]}"#)
+                .unwrap_err()
+                .contains("version 9")
+        );
         let bad = r#"{"format":"chatwire.conversation","version":1,"messages":[{"role":"user","content":"a"},{"role":"robot","content":"b"}]}"#;
         assert!(decode(bad).unwrap_err().starts_with("message 2:"));
     }

@@ -305,10 +305,10 @@ async function historyBench(browser) {
     w.__imported = new Promise((resolve) => {
       const check = () => {
         const t = document.querySelector('[data-testid="transcript"]');
-        const bodies = [...document.querySelectorAll('[data-role="assistant"] [data-testid="message-body"]')];
-        if (bodies.length < 500) return false;
+        const bodies = document.querySelectorAll('[data-role="assistant"] [data-testid="message-body"]');
+        if (bodies.length < 500 || bodies[bodies.length - 1].dataset.render !== 'complete') return false;
         const view = t.getBoundingClientRect();
-        const visible = bodies.filter((b) => {
+        const visible = [...bodies].slice(-20).filter((b) => {
           const r = b.getBoundingClientRect();
           return r.bottom > view.top && r.top < view.bottom;
         });
@@ -320,7 +320,7 @@ async function historyBench(browser) {
           requestAnimationFrame(() => setTimeout(() => resolve(performance.now())));
         }
       });
-      mo.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-render'] });
+      mo.observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-render'] });
     });
   });
   await page.getByTestId('import-input').setInputFiles({ name: 'conv.json', mimeType: 'application/json', buffer: Buffer.from(json) });
@@ -398,9 +398,10 @@ async function keystrokes(page, selector) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: FLAGS });
   try {
     console.log(`chatwire rendering benchmark against ${URL_} (Chromium ${browser.version()}, ${require('node:os').cpus().length} CPUs)`);
-    await loadBench(browser);
-    await streamBench(browser);
-    await historyBench(browser);
+    const only = arg('--only', 'load,stream,history').split(',');
+    if (only.includes('load')) await loadBench(browser);
+    if (only.includes('stream')) await streamBench(browser);
+    if (only.includes('history')) await historyBench(browser);
   } finally {
     await browser.close();
   }

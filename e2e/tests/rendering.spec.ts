@@ -4,6 +4,7 @@
 // text after its first line, streamed in `!chunk=N` character tokens.
 import { test, expect, rawText, Chat } from '../support/fixtures';
 import { XSS_PAYLOADS } from '../fixtures/xss';
+import * as fs from 'node:fs';
 
 async function echo(chat: Chat, body: string, directives = '!tps=0') {
   await chat.say(`!echo ${directives}\n${body}`);
@@ -279,4 +280,53 @@ test(`XSS corpus (${XSS_PAYLOADS.length} payloads) streamed as replies: no scrip
   expect(report.location).toContain('127.0.0.1');
   // The hostile text itself is shown as text, not lost.
   await expect(chat.assistant.first()).toContainText('<script>');
+});
+
+test('a conversation file imports, renders near the viewport first, goes along as history, and exports back', async ({ chat, page, server }) => {
+  await chat.open();
+  const messages = [];
+  for (let i = 0; i < 100; i++) {
+    messages.push({ role: 'user', content: `question ${i}` });
+    messages.push({ role: 'assistant', content: `## Answer ${i}\n\n${'A line of **markdown** text.\n\n'.repeat(20)}` });
+  }
+  const file = { format: 'chatwire.conversation', version: 1, messages };
+  await page.getByTestId('import-input').setInputFiles({ name: 'c.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file)) });
+  await expect(chat.messages).toHaveCount(200);
+  await expect(page.getByTestId('backend-notice')).toHaveText('Imported 200 messages.');
+  const bodies = chat.assistant.getByTestId('message-body');
+  // It opens at the latest message, rendered; those far above wait as
+  // plain text until they come near.
+  await expect(bodies.last()).toHaveAttribute('data-render', 'complete');
+  await expect(bodies.last().locator('h2')).toHaveText('Answer 99');
+  await expect.poll(() => page.getByTestId('transcript').evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThanOrEqual(4);
+  await expect(bodies.first()).toHaveAttribute('data-render', 'deferred');
+  await expect(bodies.first()).toContainText('## Answer 0');
+  await page.getByTestId('transcript').evaluate((el) => (el.scrollTop = 0));
+  await expect(bodies.first()).toHaveAttribute('data-render', 'complete');
+  await expect(bodies.first().locator('h2')).toHaveText('Answer 0');
+
+  await chat.say('next !tokens=3 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  const sent = (await server.lastReply())!.request.messages;
+  expect(sent.length).toBe(201);
+  expect(sent[1]).toEqual(messages[1]);
+
+  const download = page.waitForEvent('download');
+  await page.getByTestId('export-json').click();
+  const path = await (await download).path();
+  const exported = JSON.parse(fs.readFileSync(path, 'utf8'));
+  expect(exported.format).toBe('chatwire.conversation');
+  expect(exported.messages.slice(0, 200)).toEqual(messages);
+  expect(exported.messages.length).toBe(202);
+});
+
+test('a bad conversation file is refused with the reason, and nothing is lost', async ({ chat, page }) => {
+  await chat.open();
+  await chat.say('keep me !tokens=3 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  const bad = { format: 'chatwire.conversation', version: 1, messages: [{ role: 'user', content: 'a' }, { role: 'robot', content: 'b' }] };
+  await page.getByTestId('import-input').setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(bad)) });
+  await expect(page.getByTestId('connection-error')).toContainText('Import failed: message 2');
+  await expect(chat.messages).toHaveCount(2);
+  await expect(chat.user.locator('.text')).toHaveText('keep me !tokens=3 !tps=0');
 });

@@ -6,6 +6,8 @@ use wasm_bindgen_futures::JsFuture;
 use crate::chat::{Chat, Status};
 use crate::conversation_file;
 
+use super::follow::Follow;
+
 async fn read_text(file: web_sys::File) -> Result<String, String> {
     if file.size() > conversation_file::MAX_BYTES as f64 {
         return Err(format!(
@@ -16,15 +18,20 @@ async fn read_text(file: web_sys::File) -> Result<String, String> {
     let text = JsFuture::from(file.text())
         .await
         .map_err(|_| "the file could not be read".to_string())?;
-    text.as_string().ok_or_else(|| "the file is not text".into())
+    text.as_string()
+        .ok_or_else(|| "the file is not text".into())
 }
 
 /// Opens a conversation file (JSON) in place of the current one.
 #[component]
 pub fn ImportButton(chat: Chat) -> impl IntoView {
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
+    let follow = use_context::<Follow>();
     let on_change = move |ev: web_sys::Event| {
-        let Some(el) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else {
+        let Some(el) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
             return;
         };
         let Some(file) = el.files().and_then(|f| f.get(0)) else {
@@ -32,12 +39,26 @@ pub fn ImportButton(chat: Chat) -> impl IntoView {
         };
         el.set_value("");
         leptos::task::spawn_local(async move {
-            let result = read_text(file).await.and_then(|t| conversation_file::decode(&t));
+            let result = read_text(file)
+                .await
+                .and_then(|t| conversation_file::decode(&t));
             let outcome = result.and_then(|messages| {
-                chat.load(messages.into_iter().map(|m| (m.role, m.content)).collect::<Vec<(Role, String)>>())
+                chat.load(
+                    messages
+                        .into_iter()
+                        .map(|m| (m.role, m.content))
+                        .collect::<Vec<(Role, String)>>(),
+                )
             });
             match outcome {
-                Ok(n) => chat.info.set(Some(format!("Imported {n} messages."))),
+                Ok(n) => {
+                    chat.info.set(Some(format!("Imported {n} messages.")));
+                    // Open at the latest message, before anything renders.
+                    if let Some(f) = follow {
+                        f.jump();
+                        f.request();
+                    }
+                }
                 Err(e) => chat.notice.set(Some(format!("Import failed: {e}"))),
             }
         });

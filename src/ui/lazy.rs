@@ -98,7 +98,10 @@ pub fn forget(el: &Element) {
     LAZY.with(|l| {
         let mut l = l.borrow_mut();
         let Some(l) = l.as_mut() else { return };
-        if let Some(id) = el.get_attribute("data-lazy").and_then(|v| v.parse::<u32>().ok()) {
+        if let Some(id) = el
+            .get_attribute("data-lazy")
+            .and_then(|v| v.parse::<u32>().ok())
+        {
             l.observer.unobserve(el);
             l.waiting.remove(&id);
         }

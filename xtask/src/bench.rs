@@ -85,7 +85,15 @@ fn render(args: &[String]) -> Result {
     use std::io::{BufRead, BufReader};
     let root = root();
     let mut server = Command::new(build::server_binary())
-        .args(["--engine", "scripted", "--host", "127.0.0.1", "--port", "0", "--dist"])
+        .args([
+            "--engine",
+            "scripted",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dist",
+        ])
         .arg(build::dist())
         .stdout(std::process::Stdio::piped())
         .spawn()
