@@ -881,7 +881,8 @@ fn generic<'a>(l: &Lang, code: &'a str, out: &mut Pieces<'a>) {
 
 /// `'x'`, `'\n'`, `'\u{..}'` are char literals; `'a` alone is a lifetime.
 fn rust_char_literal(rest: &str) -> bool {
-    let mut chars = rest.chars().skip(1);
+    // `rest` starts with the quote (one byte).
+    let mut chars = rest.get(1..).unwrap_or("").chars();
     match chars.next() {
         Some('\\') => true,
         Some(_) => chars.next() == Some('\''),
