@@ -4,6 +4,7 @@
 pub mod debug;
 pub mod engine;
 pub mod openai;
+pub mod resume;
 pub mod session;
 pub mod static_files;
 
@@ -35,6 +36,9 @@ pub struct Limits {
     /// Origins allowed to open `/ws` besides the server's own and
     /// localhost; `*` allows any.
     pub allowed_origins: Vec<String>,
+    /// How long a reply whose connection dropped goes on for a client to
+    /// resume it, and how long a finished reply stays resumable.
+    pub resume_window: Duration,
 }
 
 impl Default for Limits {
@@ -46,6 +50,7 @@ impl Default for Limits {
             max_replies_per_socket: 1,
             max_replies_total: 64,
             allowed_origins: Vec::new(),
+            resume_window: Duration::from_secs(60),
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Replies running on the whole server.
     pub replies_running: ReplyCounter,
+    /// Recent replies per client, for `resume`.
+    pub resume: resume::Store,
     /// Serve the OpenAI-compatible API under `/v1`.
     pub openai_api: bool,
 }

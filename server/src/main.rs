@@ -84,6 +84,11 @@ struct Args {
     /// Replies the server runs at once (more are refused as `overloaded`).
     #[arg(long, default_value_t = 64)]
     max_replies_total: usize,
+    /// Seconds a reply goes on after its connection drops, waiting for the
+    /// client to resume it (and a finished reply stays resumable); 0
+    /// stops replies with their connection.
+    #[arg(long, default_value_t = 60)]
+    resume_window_secs: u64,
     /// An origin (e.g. https://wiki.corp) allowed to open /ws besides the
     /// server's own and localhost; repeatable; `*` allows any.
     #[arg(long = "allowed-origin")]
@@ -192,10 +197,12 @@ async fn serve(args: Args) -> Result<(), String> {
             max_replies_per_socket: args.max_replies_per_socket.max(1),
             max_replies_total: args.max_replies_total.max(1),
             allowed_origins: args.allowed_origins.clone(),
+            resume_window: Duration::from_secs(args.resume_window_secs),
         },
         replies: args.debug_api.then(ReplyLog::default),
         shutdown: shutdown_rx,
         replies_running: Default::default(),
+        resume: Default::default(),
         openai_api: args.openai_api,
     };
     let site = args.dist.clone().map(|dist| Site {

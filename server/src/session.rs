@@ -5,6 +5,7 @@
 //! goes through one writer task, so frames never interleave mid-write and a
 //! slow client slows its own engine down (bounded channel), nobody else's.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -15,11 +16,11 @@ use chatwire_protocol::{
 };
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{EngineEvent, GenerateRequest};
+use crate::resume::{self, Attached, ReplyBuf};
 use crate::AppState;
 
 /// Frames larger than this are refused by the WebSocket layer itself
@@ -98,17 +99,9 @@ type Out = mpsc::Sender<Outgoing>;
 /// Largest delta made by merging ready tokens for a client that is behind.
 const MERGE_LIMIT_BYTES: usize = 4096;
 
-struct Running {
-    id: String,
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    fn is_active(&self) -> bool {
-        !self.task.is_finished()
-    }
-}
+/// Gives each connection without a client id its own key in the store
+/// (its replies cannot be resumed from another connection).
+static CONNECTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -138,7 +131,13 @@ async fn run(state: AppState, socket: WebSocket) {
     let mut session = Session {
         state: state.clone(),
         out: out.clone(),
-        running: Vec::new(),
+        client: None,
+        anonymous: format!(
+            "connection {}",
+            CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ),
+        attached: Vec::new(),
+        closed: CancellationToken::new(),
     };
     let mut shutdown = state.shutdown.clone();
     let mut heartbeat = tokio::time::interval(state.limits.heartbeat);
@@ -177,11 +176,7 @@ async fn run(state: AppState, socket: WebSocket) {
         }
     }
 
-    // Until replies outlive their connection (resume), a reply whose client
-    // is gone is cancelled so the engine stops working for nobody.
-    for r in session.running.drain(..) {
-        r.cancel.cancel();
-    }
+    session.close();
     drop(session);
     drop(out);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
@@ -190,10 +185,87 @@ async fn run(state: AppState, socket: WebSocket) {
 struct Session {
     state: AppState,
     out: Out,
-    running: Vec<Running>,
+    /// The client id from `hello`: the key of its replies in the store.
+    client: Option<String>,
+    /// The key used when the client gave no id.
+    anonymous: String,
+    /// Replies this connection receives (started here or resumed).
+    attached: Vec<Attached>,
+    /// Cancelled when the connection ends: its forwarders stop.
+    closed: CancellationToken,
 }
 
 impl Session {
+    /// The key of this client's replies in the store: `client <id>`, or
+    /// `connection <n>` for a client that gave no id (never equal).
+    fn client_key(&self) -> String {
+        match &self.client {
+            Some(c) => format!("client {c}"),
+            None => self.anonymous.clone(),
+        }
+    }
+
+    /// Starts copying `buf`'s frames from index `from` to this connection.
+    fn spawn_forwarder(&mut self, attached: Attached, from: usize) {
+        self.attached.retain(|a| a.buf.id != attached.buf.id);
+        let out = self.out.clone();
+        tokio::spawn(resume::forward(
+            Arc::clone(&attached.buf),
+            attached.generation,
+            from,
+            self.closed.clone(),
+            move |frame| {
+                let out = out.clone();
+                async move { out.send(Outgoing::Frame(frame)).await.is_ok() }
+            },
+        ));
+        self.attached.push(attached);
+    }
+
+    /// The connection ended: its replies go on into their buffers for a
+    /// client that comes back within the resume window, and stop after it
+    /// (at once for a client without an id: it could never resume).
+    fn close(&mut self) {
+        self.closed.cancel();
+        let window = self.state.limits.resume_window;
+        for a in self.attached.drain(..) {
+            if !a.buf.detach(a.generation) || a.buf.is_finished() {
+                continue;
+            }
+            if self.client.is_none() || window.is_zero() {
+                a.buf.cancel.cancel();
+                continue;
+            }
+            tokio::spawn(async move {
+                tokio::time::sleep(window).await;
+                a.buf.cancel_if_abandoned(window);
+            });
+        }
+    }
+
+    async fn resume(&mut self, id: String, after_seq: u64) {
+        let Some(buf) = self.state.resume.get(&self.client_key(), &id) else {
+            let msg = if self.client.is_none() {
+                format!("reply `{id}` cannot be resumed: say `hello` with a client id first")
+            } else {
+                format!(
+                    "reply `{id}` is no longer on this server (finished more than {} s ago, or the server restarted)",
+                    self.state.limits.resume_window.as_secs()
+                )
+            };
+            self.send(ServerFrame::error(
+                Some(&id),
+                ErrorCode::ResumeUnavailable,
+                msg,
+            ))
+            .await;
+            return;
+        };
+        tracing::debug!(reply = %id, after_seq, "resuming");
+        let (attached, from) = resume::attach(&buf, Some(after_seq));
+        self.spawn_forwarder(attached, from);
+    }
+
     async fn send(&self, frame: ServerFrame) {
         let _ = self.out.send(Outgoing::Frame(frame)).await;
     }
@@ -225,7 +297,8 @@ impl Session {
                 self.send(ServerFrame::error(None, ErrorCode::UnsupportedVersion, msg))
                     .await;
             }
-            ClientFrame::Hello { .. } => {
+            ClientFrame::Hello { client, .. } => {
+                self.client = client.filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN);
                 let welcome = ServerFrame::Welcome {
                     v: PROTOCOL_VERSION,
                     server: concat!("chatwire-server/", env!("CARGO_PKG_VERSION")).into(),
@@ -243,22 +316,21 @@ impl Session {
             ClientFrame::Ping { t } => self.send(ServerFrame::Pong { t }).await,
             ClientFrame::Pong { .. } => {}
             ClientFrame::Cancel { id } => self.cancel(id).await,
-            ClientFrame::Resume { id, .. } => {
-                let msg = "this server does not keep replies across connections";
-                self.send(ServerFrame::error(
-                    Some(&id),
-                    ErrorCode::ResumeUnavailable,
-                    msg,
-                ))
-                .await;
-            }
+            ClientFrame::Resume { id, after_seq } => self.resume(id, after_seq).await,
             ClientFrame::Chat(req) => self.start(req).await,
         }
     }
 
     async fn cancel(&mut self, id: String) {
-        match self.running.iter().find(|r| r.id == id && r.is_active()) {
-            Some(r) => r.cancel.cancel(),
+        let running = self
+            .attached
+            .iter()
+            .map(|a| Arc::clone(&a.buf))
+            .find(|b| b.id == id)
+            .or_else(|| self.state.resume.get(&self.client_key(), &id))
+            .filter(|b| !b.is_finished());
+        match running {
+            Some(b) => b.cancel.cancel(),
             _ => {
                 let msg = format!("no reply `{id}` is running on this connection");
                 self.send(ServerFrame::error(Some(&id), ErrorCode::NotRunning, msg))
@@ -277,16 +349,22 @@ impl Session {
                 format!("chat.id must be 1 to {MAX_ID_LEN} bytes"),
             );
         }
-        self.running.retain(Running::is_active);
-        if self.running.iter().any(|r| r.id == req.id) {
+        self.attached.retain(|a| !a.buf.is_finished());
+        if self.attached.iter().any(|a| a.buf.id == req.id)
+            || self
+                .state
+                .resume
+                .get(&self.client_key(), &req.id)
+                .is_some_and(|b| !b.is_finished())
+        {
             return refuse(
                 ErrorCode::BadFrame,
                 format!("reply `{}` is already running", req.id),
             );
         }
         let per_socket = self.state.limits.max_replies_per_socket;
-        if self.running.len() >= per_socket {
-            let ids: Vec<&str> = self.running.iter().map(|r| r.id.as_str()).collect();
+        if self.attached.len() >= per_socket {
+            let ids: Vec<&str> = self.attached.iter().map(|a| a.buf.id.as_str()).collect();
             return refuse(
                 ErrorCode::Busy,
                 format!(
@@ -331,23 +409,29 @@ impl Session {
             log.start(&req, &model);
         }
         let cancel = CancellationToken::new();
-        let id = req.id.clone();
+        let buf = ReplyBuf::new(req.id.clone(), cancel.clone());
+        self.state.resume.insert(
+            &self.client_key(),
+            Arc::clone(&buf),
+            self.state.limits.resume_window,
+        );
+        let (attached, from) = resume::attach(&buf, None);
+        self.spawn_forwarder(attached, from);
         let reply = Reply {
             state: self.state.clone(),
-            out: self.out.clone(),
-            id: id.clone(),
+            buf,
+            id: req.id.clone(),
             seq: 0,
             slot: Some(slot),
         };
-        let task = tokio::spawn(reply.stream(req, model, cancel.clone()));
-        self.running.push(Running { id, cancel, task });
+        tokio::spawn(reply.stream(req, model, cancel));
     }
 }
 
-/// One reply being streamed to the client.
+/// One reply being generated into its buffer.
 struct Reply {
     state: AppState,
-    out: Out,
+    buf: Arc<ReplyBuf>,
     id: String,
     seq: u64,
     /// Its place among the server's running replies, freed as it ends
@@ -356,8 +440,15 @@ struct Reply {
 }
 
 impl Reply {
+    /// Appends a frame for the client; waits while the attached client is
+    /// a window behind (a slow client slows its own reply down).
     async fn send(&self, frame: ServerFrame) -> bool {
-        self.out.send(Outgoing::Frame(frame)).await.is_ok()
+        self.buf.push(frame);
+        tokio::select! {
+            _ = self.buf.wait_for_room() => {}
+            _ = self.buf.cancel.cancelled() => {}
+        }
+        true
     }
 
     async fn end(&mut self, finish_reason: FinishReason, usage: Option<chatwire_protocol::Usage>) {
@@ -410,7 +501,7 @@ impl Reply {
                     // the tokens already generated go out as one frame:
                     // fewer frames for a client that is behind, the same
                     // text, and no change for one that keeps up.
-                    if self.out.capacity() < self.out.max_capacity() / 2 {
+                    if self.buf.lag() > resume::WINDOW / 2 {
                         while text.len() < MERGE_LIMIT_BYTES {
                             match tokens.next().now_or_never() {
                                 Some(Some(Ok(EngineEvent::Token(t)))) => text.push_str(&t),

@@ -29,6 +29,7 @@ async fn serve(engine: Arc<dyn Engine>, log: ReplyLog, openai_api: bool) -> Sock
         replies: Some(log),
         shutdown: rx,
         replies_running: Default::default(),
+        resume: Default::default(),
         openai_api,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -34,6 +34,7 @@ async fn server_with(config: ScriptedConfig, limits: Limits) -> Server {
         replies: Some(log.clone()),
         shutdown: rx,
         replies_running: Default::default(),
+        resume: Default::default(),
         openai_api: true,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -471,6 +472,7 @@ async fn static_files_are_served_compressed_with_cache_headers() {
         replies: None,
         shutdown: rx,
         replies_running: Default::default(),
+        resume: Default::default(),
         openai_api: true,
     };
     let app = router(state, Some(chatwire_server::Site::new(dir.clone())));
@@ -593,5 +595,195 @@ async fn foreign_origins_are_refused() {
     match connect_with_origin(&s, "https://evil.example").await {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 403),
         other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+}
+
+async fn hello(ws: &mut Ws, client: Option<&str>) {
+    send(
+        ws,
+        &ClientFrame::Hello {
+            v: 1,
+            client: client.map(str::to_owned),
+        },
+    )
+    .await;
+    assert!(matches!(recv(ws).await, ServerFrame::Welcome { .. }));
+}
+
+/// Reads frames of a reply until `n` deltas arrived, the first one
+/// following `after`: (text, last seq).
+async fn read_deltas_after(ws: &mut Ws, after: u64, n: usize) -> (String, u64) {
+    let (mut text, mut last, mut got) = (String::new(), after, 0);
+    while got < n {
+        match recv(ws).await {
+            ServerFrame::Start { seq, .. } => last = seq,
+            ServerFrame::Delta { seq, text: t, .. } => {
+                assert_eq!(seq, last + 1, "sequence numbers are contiguous");
+                last = seq;
+                text.push_str(&t);
+                got += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (text, last)
+}
+
+async fn read_deltas(ws: &mut Ws, n: usize) -> (String, u64) {
+    read_deltas_after(ws, 0, n).await
+}
+
+#[tokio::test]
+async fn a_reply_resumes_on_a_new_connection_with_nothing_lost_or_repeated() {
+    let s = server().await;
+    let prompt = "!tokens=60 !tps=200";
+    // The whole reply, unbroken, for comparison.
+    let mut ws = connect(&s).await;
+    hello(&mut ws, Some("other-client")).await;
+    send(&mut ws, &chat("whole", prompt, Params::default())).await;
+    let (whole, seqs, _) = collect(&mut ws).await;
+    assert_eq!(seqs.len(), 62, "one token per delta at this pace");
+
+    let mut ws = connect(&s).await;
+    hello(&mut ws, Some("c1")).await;
+    send(&mut ws, &chat("r1", prompt, Params::default())).await;
+    let (head, after) = read_deltas(&mut ws, 5).await;
+    drop(ws);
+    // The reply goes on while nobody is connected.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut ws = connect(&s).await;
+    hello(&mut ws, Some("c1")).await;
+    send(
+        &mut ws,
+        &ClientFrame::Resume {
+            id: "r1".into(),
+            after_seq: after,
+        },
+    )
+    .await;
+    let (tail, seqs, reason) = collect(&mut ws).await;
+    assert_eq!(seqs[0], after + 1, "replay starts right after the last seq");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert_eq!(reason, FinishReason::Stop);
+    assert_eq!(format!("{head}{tail}"), whole);
+
+    // A finished reply can be resumed again (e.g. its end was lost).
+    send(
+        &mut ws,
+        &ClientFrame::Resume {
+            id: "r1".into(),
+            after_seq: *seqs.last().unwrap() - 1,
+        },
+    )
+    .await;
+    assert!(matches!(recv(&mut ws).await, ServerFrame::End { .. }));
+}
+
+#[tokio::test]
+async fn resume_is_refused_for_unknown_replies_and_other_clients() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    hello(&mut ws, Some("owner")).await;
+    send(&mut ws, &chat("r1", "!tokens=3", Params::default())).await;
+    collect(&mut ws).await;
+
+    let mut other = connect(&s).await;
+    hello(&mut other, Some("someone-else")).await;
+    for id in ["r1", "never-started"] {
+        send(
+            &mut other,
+            &ClientFrame::Resume {
+                id: id.into(),
+                after_seq: 0,
+            },
+        )
+        .await;
+        match recv(&mut other).await {
+            ServerFrame::Error {
+                code: ErrorCode::ResumeUnavailable,
+                id: Some(got),
+                message,
+            } => {
+                assert_eq!(got, id);
+                assert!(message.contains("no longer on this server"), "{message}");
+            }
+            f => panic!("unexpected {f:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn dropped_replies_stop_without_a_client_id_or_after_the_window() {
+    let s = server_with(
+        ScriptedConfig {
+            reply: None,
+            tokens: 100_000,
+            tokens_per_second: 100.0,
+        },
+        Limits {
+            resume_window: Duration::from_millis(300),
+            ..Limits::default()
+        },
+    )
+    .await;
+    // No client id: nobody could resume it, so it stops with the socket.
+    let mut ws = connect(&s).await;
+    send(&mut ws, &chat("anon", "go", Params::default())).await;
+    read_deltas(&mut ws, 2).await;
+    drop(ws);
+    // With a client id: it goes on for the window, then stops.
+    let mut ws = connect(&s).await;
+    hello(&mut ws, Some("c")).await;
+    send(&mut ws, &chat("kept", "go", Params::default())).await;
+    read_deltas(&mut ws, 2).await;
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let reason = |id: &str| {
+        s.log
+            .snapshot()
+            .into_iter()
+            .find(|r| r.request.id == id)
+            .and_then(|r| r.finish_reason)
+    };
+    assert_eq!(reason("anon"), Some(FinishReason::Cancelled));
+    assert_eq!(reason("kept"), None, "still running within the window");
+    let mut waited = 0;
+    while reason("kept").is_none() && waited < 50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(reason("kept"), Some(FinishReason::Cancelled));
+}
+
+#[tokio::test]
+async fn cancel_reaches_a_resumed_reply() {
+    let s = server().await;
+    let mut ws = connect(&s).await;
+    hello(&mut ws, Some("c2")).await;
+    send(
+        &mut ws,
+        &chat("r1", "!tokens=100000 !tps=100", Params::default()),
+    )
+    .await;
+    let (_, after) = read_deltas(&mut ws, 2).await;
+    drop(ws);
+    let mut ws = connect(&s).await;
+    hello(&mut ws, Some("c2")).await;
+    send(
+        &mut ws,
+        &ClientFrame::Resume {
+            id: "r1".into(),
+            after_seq: after,
+        },
+    )
+    .await;
+    read_deltas_after(&mut ws, after, 1).await;
+    send(&mut ws, &ClientFrame::Cancel { id: "r1".into() }).await;
+    loop {
+        if let ServerFrame::End { finish_reason, .. } = recv(&mut ws).await {
+            assert_eq!(finish_reason, FinishReason::Cancelled);
+            break;
+        }
     }
 }
