@@ -3,10 +3,16 @@
 //! rebuilt per token. The rules (what a stop, an error or a lost connection
 //! does to a reply) live here as methods and are unit-tested natively.
 
-use chatwire_protocol::{ChatMessage, Role};
+use std::collections::BTreeSet;
+
+use chatwire_protocol::{ChatMessage, Params, Role};
 use leptos::prelude::*;
 
 use crate::protocol::{EndReason, Event};
+
+/// What Continue asks the model after an interrupted reply.
+pub const CONTINUE_PROMPT: &str =
+    "Continue your previous answer exactly where it stopped, without repeating anything.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -14,6 +20,11 @@ pub enum Status {
     Done,
     Stopped,
     Error,
+    /// A reply that broke off and cannot go on (kept, with Continue and
+    /// Retry).
+    Interrupted,
+    /// A user message waiting for the connection to be sent.
+    Pending,
 }
 
 impl Status {
@@ -24,8 +35,39 @@ impl Status {
             Status::Done => "done",
             Status::Stopped => "stopped",
             Status::Error => "error",
+            Status::Interrupted => "interrupted",
+            Status::Pending => "pending",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "streaming" => Status::Streaming,
+            "done" => Status::Done,
+            "stopped" => Status::Stopped,
+            "error" => Status::Error,
+            "interrupted" => Status::Interrupted,
+            "pending" => Status::Pending,
+            _ => return None,
+        })
+    }
+}
+
+/// A sortable, unique key for a new message: creation time, a counter and
+/// this tab's id, so messages written by two tabs never collide and sort
+/// in the order they were made.
+pub fn new_message_key() -> String {
+    thread_local! {
+        static TAB: String = crate::clock::random_hex(6);
+        static COUNTER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    let n = COUNTER.with(|c| {
+        let n = c.get();
+        c.set((n + 1) % 10_000);
+        n
+    });
+    let tab = TAB.with(Clone::clone);
+    format!("{:013}{n:04}{tab}", crate::clock::now_ms())
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +82,20 @@ pub struct Message {
     pub note: RwSignal<Option<String>>,
     /// An image the user attached (a `data:image/...` URL).
     pub image: Option<String>,
+    /// Where it is stored (see [`new_message_key`]).
+    pub key: String,
+    pub created_ms: u64,
+    /// The backend's id of this reply and the last sequence number
+    /// applied to `text`, to resume it.
+    pub reply: StoredValue<Option<ReplyRef>>,
+    /// The settings this reply was asked with.
+    pub params: StoredValue<Option<(Params, Option<String>)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyRef {
+    pub id: String,
+    pub seq: Option<u64>,
 }
 
 impl Message {
@@ -52,7 +108,77 @@ impl Message {
             error: RwSignal::new(None),
             note: RwSignal::new(None),
             image: None,
+            key: new_message_key(),
+            created_ms: crate::clock::now_ms(),
+            reply: StoredValue::new(None),
+            params: StoredValue::new(None),
         }
+    }
+}
+
+/// A message as kept in storage, to rebuild it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageData {
+    pub key: String,
+    pub created_ms: u64,
+    pub role: Role,
+    pub text: String,
+    pub status: Status,
+    pub error: Option<String>,
+    pub note: Option<String>,
+    pub image: Option<String>,
+    pub reply: Option<ReplyRef>,
+    pub params: Option<(Params, Option<String>)>,
+}
+
+impl Message {
+    pub fn data(&self) -> MessageData {
+        MessageData {
+            key: self.key.clone(),
+            created_ms: self.created_ms,
+            role: self.role,
+            text: self.text.get_untracked(),
+            status: self.status.get_untracked(),
+            error: self.error.get_untracked(),
+            note: self.note.get_untracked(),
+            image: self.image.clone(),
+            reply: self.reply.get_value(),
+            params: self.params.get_value(),
+        }
+    }
+
+    fn from_data(id: u64, d: MessageData) -> Self {
+        Self {
+            id,
+            role: d.role,
+            text: RwSignal::new(d.text),
+            status: RwSignal::new(d.status),
+            error: RwSignal::new(d.error),
+            note: RwSignal::new(d.note),
+            image: d.image,
+            key: d.key,
+            created_ms: d.created_ms,
+            reply: StoredValue::new(d.reply),
+            params: StoredValue::new(d.params),
+        }
+    }
+
+    /// Takes another tab's version of this message.
+    pub fn update_from(&self, d: MessageData) {
+        if self.text.with_untracked(|t| *t != d.text) {
+            self.text.set(d.text);
+        }
+        if self.status.get_untracked() != d.status {
+            self.status.set(d.status);
+        }
+        if self.error.with_untracked(|e| *e != d.error) {
+            self.error.set(d.error);
+        }
+        if self.note.with_untracked(|n| *n != d.note) {
+            self.note.set(d.note);
+        }
+        self.reply.set_value(d.reply);
+        self.params.set_value(d.params);
     }
 }
 
@@ -66,6 +192,9 @@ struct Active {
     stop_requested: bool,
 }
 
+/// Why a reply in flight could not go on.
+const LOST_NOTE: &str = "Connection lost; the reply resumes when it is back.";
+
 #[derive(Debug, Clone, Copy)]
 pub struct Chat {
     pub messages: RwSignal<Vec<Message>>,
@@ -78,6 +207,10 @@ pub struct Chat {
     /// What the polite status region announces: a reply started or ended
     /// (the transcript itself is not a live region).
     pub announcement: RwSignal<String>,
+    /// Messages changed since storage last saved them (by id).
+    changed: StoredValue<BTreeSet<u64>>,
+    /// Keys of messages removed since storage last saved.
+    removed: StoredValue<Vec<String>>,
 }
 
 impl Default for Chat {
@@ -95,7 +228,39 @@ impl Chat {
             notice: RwSignal::new(None),
             info: RwSignal::new(None),
             announcement: RwSignal::new(String::new()),
+            changed: StoredValue::new(BTreeSet::new()),
+            removed: StoredValue::new(Vec::new()),
         }
+    }
+
+    fn touch(&self, m: &Message) {
+        self.changed.update_value(|c| {
+            c.insert(m.id);
+        });
+    }
+
+    /// The messages changed since the last call, to be saved.
+    pub fn take_changed(&self) -> Vec<Message> {
+        let ids = std::mem::take(&mut *self.changed.write_value());
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<Message> = self
+            .messages
+            .with_untracked(|v| v.iter().filter(|m| ids.contains(&m.id)).cloned().collect());
+        // The reply in flight may belong to a conversation no longer shown.
+        if let Some(a) = self.active.get_untracked() {
+            if ids.contains(&a.message.id) && !out.iter().any(|m| m.id == a.message.id) {
+                out.push(a.message);
+            }
+        }
+        out
+    }
+
+    /// The reply in flight, if any.
+    pub fn active_message(&self) -> Option<Message> {
+        self.active
+            .with_untracked(|a| a.as_ref().map(|a| a.message.clone()))
     }
 
     /// Whether a reply is in flight (reactive).
@@ -121,6 +286,7 @@ impl Chat {
         let mut m = Message::new(id, role, text, status);
         m.image = image;
         self.messages.update(|v| v.push(m.clone()));
+        self.touch(&m);
         m
     }
 
@@ -128,7 +294,12 @@ impl Chat {
     pub fn history(&self) -> Vec<ChatMessage> {
         self.messages.with_untracked(|v| {
             v.iter()
-                .filter(|m| matches!(m.status.get_untracked(), Status::Done | Status::Stopped))
+                .filter(|m| {
+                    matches!(
+                        m.status.get_untracked(),
+                        Status::Done | Status::Stopped | Status::Interrupted
+                    )
+                })
                 .filter_map(|m| {
                     let content = m.text.get_untracked();
                     (!content.is_empty()).then_some(ChatMessage {
@@ -155,13 +326,210 @@ impl Chat {
         });
         self.push(Role::User, user_text.to_owned(), Status::Done, image);
         let message = self.push(Role::Assistant, String::new(), Status::Streaming, None);
+        self.activate(message, reply_id);
+        messages
+    }
+
+    fn activate(&self, message: Message, reply_id: String) {
+        message.reply.set_value(Some(ReplyRef {
+            id: reply_id.clone(),
+            seq: None,
+        }));
+        self.touch(&message);
         self.active.set(Some(Active {
             reply_id,
             message,
             stop_requested: false,
         }));
         self.announcement.set("The assistant is replying.".into());
+    }
+
+    /// Records the settings the reply in flight was asked with.
+    pub fn set_reply_params(&self, params: Params, model: Option<String>) {
+        if let Some(a) = self.active.get_untracked() {
+            a.message.params.set_value(Some((params, model)));
+            self.touch(&a.message);
+        }
+    }
+
+    /// Adds a user message to be sent once connected (shown as pending).
+    pub fn queue(&self, user_text: &str, image: Option<String>) {
+        let m = self.push(Role::User, user_text.to_owned(), Status::Pending, image);
+        m.note.set(Some(
+            "Waiting for the connection; it is sent when it is back.".into(),
+        ));
+    }
+
+    /// The first pending message, if no reply is in flight.
+    pub fn next_pending(&self) -> Option<Message> {
+        if self.is_busy_untracked() {
+            return None;
+        }
+        self.messages.with_untracked(|v| {
+            v.iter()
+                .find(|m| m.status.get_untracked() == Status::Pending)
+                .cloned()
+        })
+    }
+
+    /// Sends pending message `user`: it becomes sent and a reply starts.
+    /// Returns the messages to send (what precedes it, and it).
+    pub fn begin_pending(&self, user: &Message, reply_id: String) -> Vec<ChatMessage> {
+        let mut messages: Vec<ChatMessage> = self.messages.with_untracked(|v| {
+            let before: Vec<Message> = v.iter().take_while(|m| m.id != user.id).cloned().collect();
+            before
+                .iter()
+                .filter(|m| {
+                    matches!(
+                        m.status.get_untracked(),
+                        Status::Done | Status::Stopped | Status::Interrupted
+                    )
+                })
+                .filter_map(|m| {
+                    let content = m.text.get_untracked();
+                    (!content.is_empty()).then_some(ChatMessage {
+                        role: m.role,
+                        content,
+                    })
+                })
+                .collect()
+        });
+        messages.push(ChatMessage {
+            role: Role::User,
+            content: user.text.get_untracked(),
+        });
+        user.status.set(Status::Done);
+        user.note.set(None);
+        self.touch(user);
+        // The reply goes right after its message (others may be pending
+        // after it).
+        let id = self.next_id.get_value();
+        self.next_id.set_value(id + 1);
+        let mut message = Message::new(id, Role::Assistant, String::new(), Status::Streaming);
+        message.created_ms = user.created_ms;
+        message.key = format!("{}~{}", user.key, new_message_key());
+        self.messages.update(|v| {
+            let at = v
+                .iter()
+                .position(|m| m.id == user.id)
+                .map_or(v.len(), |i| i + 1);
+            v.insert(at, message.clone());
+        });
+        self.activate(message, reply_id);
         messages
+    }
+
+    /// Reply `reply` never reached the backend (the connection dropped as
+    /// it was sent): its user message goes back to pending, the empty
+    /// reply goes away.
+    pub fn not_sent(&self, reply: &str) {
+        let Some(a) = self.active_for(reply) else {
+            return;
+        };
+        self.active.set(None);
+        self.messages.update(|v| {
+            if let Some(i) = v.iter().position(|m| m.id == a.message.id) {
+                v.remove(i);
+                if let Some(user) = i.checked_sub(1).and_then(|j| v.get(j)) {
+                    user.status.set(Status::Pending);
+                    user.note.set(Some(
+                        "Waiting for the connection; it is sent when it is back.".into(),
+                    ));
+                    self.changed.update_value(|c| {
+                        c.insert(user.id);
+                    });
+                }
+            }
+        });
+        self.removed.update_value(|r| r.push(a.message.key.clone()));
+    }
+
+    /// The last message, if it is a reply that can be continued or retried.
+    fn last_unfinished_reply(&self) -> Option<Message> {
+        if self.is_busy_untracked() {
+            return None;
+        }
+        self.messages.with_untracked(|v| {
+            v.last()
+                .filter(|m| {
+                    m.role == Role::Assistant
+                        && matches!(
+                            m.status.get_untracked(),
+                            Status::Interrupted | Status::Error | Status::Stopped
+                        )
+                })
+                .cloned()
+        })
+    }
+
+    /// Continue: asks the model to go on from the partial reply, appending
+    /// to it. Returns the messages to send.
+    pub fn continue_reply(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
+        let m = self.last_unfinished_reply()?;
+        if m.text.with_untracked(String::is_empty) {
+            return None;
+        }
+        m.status.set(Status::Done);
+        let mut messages = self.history();
+        messages.push(ChatMessage {
+            role: Role::User,
+            content: CONTINUE_PROMPT.into(),
+        });
+        m.status.set(Status::Streaming);
+        m.error.set(None);
+        m.note.set(None);
+        self.activate(m, reply_id);
+        Some(messages)
+    }
+
+    /// Retry: asks again for the last reply, replacing it. Returns the
+    /// messages to send.
+    pub fn retry(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
+        let m = self.last_unfinished_reply()?;
+        m.status.set(Status::Streaming);
+        let messages = self.history();
+        messages.last().filter(|x| x.role == Role::User)?;
+        m.text.set(String::new());
+        m.error.set(None);
+        m.note.set(None);
+        self.activate(m, reply_id);
+        Some(messages)
+    }
+
+    /// Takes up a reply that was streaming when the page closed (loaded
+    /// from storage). Returns where to resume it from.
+    pub fn adopt_streaming(&self, resumable: bool) -> Option<ReplyRef> {
+        let m = self.messages.with_untracked(|v| {
+            v.last()
+                .filter(|m| m.status.get_untracked() == Status::Streaming)
+                .cloned()
+        })?;
+        let reply = m.reply.get_value().filter(|_| resumable);
+        match reply {
+            Some(r) => {
+                m.note.set(Some("Resuming the reply…".into()));
+                self.active.set(Some(Active {
+                    reply_id: r.id.clone(),
+                    message: m,
+                    stop_requested: false,
+                }));
+                Some(r)
+            }
+            None => {
+                self.interrupt(
+                    &m,
+                    "The page was closed during the reply; the text received so far is kept.",
+                );
+                None
+            }
+        }
+    }
+
+    fn interrupt(&self, m: &Message, why: &str) {
+        m.status.set(Status::Interrupted);
+        m.note.set(None);
+        m.error.set(Some(why.to_owned()));
+        self.touch(m);
     }
 
     fn active_for(&self, reply: &str) -> Option<Active> {
@@ -171,6 +539,12 @@ impl Chat {
 
     /// Applies a protocol event.
     pub fn apply(&self, event: Event) {
+        if let Some(a) = self
+            .active
+            .with_untracked(|a| a.as_ref().map(|a| a.message.clone()))
+        {
+            self.touch(&a);
+        }
         match event {
             Event::Ready { .. } => self.notice.set(None),
             Event::Queued { reply, position } => {
@@ -180,12 +554,32 @@ impl Chat {
                         .set(Some(format!("Waiting for the model (position {position})")));
                 }
             }
-            Event::Token { reply, text } => {
+            Event::Token { reply, text, seq } => {
                 if let Some(a) = self.active_for(&reply).filter(|a| !a.stop_requested) {
                     if a.message.note.with_untracked(Option::is_some) {
                         a.message.note.set(None);
                     }
                     a.message.text.update(|t| t.push_str(&text));
+                    if seq.is_some() {
+                        a.message.reply.update_value(|r| {
+                            if let Some(r) = r {
+                                r.seq = seq;
+                            }
+                        });
+                    }
+                }
+            }
+            Event::Interrupted { reply, message } => {
+                if let Some(a) = self.active_for(&reply) {
+                    self.active.set(None);
+                    if a.stop_requested {
+                        return;
+                    }
+                    self.interrupt(
+                        &a.message,
+                        &format!("The reply could not be resumed: {message}"),
+                    );
+                    self.announcement.set("The reply was interrupted.".into());
                 }
             }
             Event::End { reply, reason, .. } => {
@@ -271,24 +665,28 @@ impl Chat {
         Some(a.reply_id)
     }
 
-    /// The connection dropped: the reply in flight cannot go on.
-    pub fn connection_lost(&self) {
+    /// The connection dropped. A reply the backend keeps (`resumable`)
+    /// waits to be resumed; otherwise it is interrupted, its text kept.
+    pub fn connection_lost(&self, resumable: bool) {
         let Some(a) = self.active.get_untracked() else {
             return;
         };
         if a.stop_requested {
             self.active.set(None);
+        } else if resumable {
+            a.message.note.set(Some(LOST_NOTE.into()));
         } else {
-            self.fail(
-                &a,
-                "The connection was lost during the reply; the text received so far is kept."
-                    .into(),
+            self.active.set(None);
+            self.interrupt(
+                &a.message,
+                "The connection was lost during the reply; the text received so far is kept.",
             );
+            self.announcement.set("The reply was interrupted.".into());
         }
     }
 
     /// Replaces the conversation with finished messages (an imported
-    /// file). Refused while a reply is in flight.
+    /// file). Refused while a reply is in flight. They count as changed.
     pub fn load(&self, messages: Vec<(Role, String)>) -> Result<usize, String> {
         if self.is_busy_untracked() {
             return Err("a reply is in progress".into());
@@ -301,8 +699,68 @@ impl Chat {
             .collect();
         let n = loaded.len();
         self.next_id.set_value(first + n as u64);
+        self.changed
+            .update_value(|c| c.extend(loaded.iter().map(|m| m.id)));
         self.messages.set(loaded);
         Ok(n)
+    }
+
+    /// Shows a stored conversation (nothing counts as changed). The reply
+    /// in flight, if it belongs to it, keeps its live message.
+    pub fn show(&self, stored: Vec<MessageData>) {
+        let active = self.active_message();
+        let first = self.next_id.get_value();
+        let loaded: Vec<Message> = stored
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| match &active {
+                Some(a) if a.key == d.key => a.clone(),
+                _ => Message::from_data(first + i as u64, d),
+            })
+            .collect();
+        self.next_id.set_value(first + loaded.len() as u64);
+        self.messages.set(loaded);
+    }
+
+    /// Another tab saved message `d` of the conversation shown: update it,
+    /// or insert it in key order. The reply this tab streams is its own.
+    pub fn merge_stored(&self, d: MessageData) {
+        if self.active_message().is_some_and(|a| a.key == d.key) {
+            return;
+        }
+        let existing = self
+            .messages
+            .with_untracked(|v| v.iter().find(|m| m.key == d.key).cloned());
+        match existing {
+            Some(m) => m.update_from(d),
+            None => {
+                let id = self.next_id.get_value();
+                self.next_id.set_value(id + 1);
+                let m = Message::from_data(id, d);
+                self.messages.update(|v| {
+                    let at = v.partition_point(|x| x.key < m.key);
+                    v.insert(at, m);
+                });
+            }
+        }
+    }
+
+    /// Another tab deleted message `key`.
+    pub fn forget_stored(&self, key: &str) {
+        if self.active_message().is_some_and(|a| a.key == key) {
+            return;
+        }
+        if self
+            .messages
+            .with_untracked(|v| v.iter().any(|m| m.key == key))
+        {
+            self.messages.update(|v| v.retain(|m| m.key != key));
+        }
+    }
+
+    /// Keys of messages removed since the last call, to delete from storage.
+    pub fn take_removed(&self) -> Vec<String> {
+        std::mem::take(&mut *self.removed.write_value())
     }
 
     /// Sending reply `reply` failed before it reached the backend.
@@ -322,6 +780,7 @@ mod tests {
         Event::Token {
             reply: r.into(),
             text: t.into(),
+            seq: None,
         }
     }
 
@@ -434,21 +893,182 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_connection_fails_the_reply_but_keeps_its_text() {
+    fn a_lost_connection_interrupts_a_reply_that_cannot_resume() {
         let chat = Chat::new();
         chat.begin_turn("q", None, "r1".into());
         chat.apply(token("r1", "half"));
-        chat.connection_lost();
+        chat.connection_lost(false);
         let reply = last(&chat);
-        assert_eq!(reply.status.get_untracked(), Status::Error);
+        assert_eq!(reply.status.get_untracked(), Status::Interrupted);
         assert_eq!(reply.text.get_untracked(), "half");
         assert!(reply
             .error
             .get_untracked()
             .unwrap()
             .contains("connection was lost"));
+        assert!(!busy(&chat));
         // The user's message is kept too.
         assert_eq!(chat.messages.get_untracked()[0].text.get_untracked(), "q");
+    }
+
+    #[test]
+    fn a_resumable_reply_waits_then_continues_with_its_sequence_numbers() {
+        let chat = Chat::new();
+        chat.begin_turn("q", None, "r1".into());
+        chat.apply(Event::Token {
+            reply: "r1".into(),
+            text: "ab".into(),
+            seq: Some(1),
+        });
+        chat.connection_lost(true);
+        let reply = last(&chat);
+        assert_eq!(reply.status.get_untracked(), Status::Streaming);
+        assert!(busy(&chat));
+        assert!(reply.note.get_untracked().unwrap().contains("resumes"));
+        chat.apply(Event::Token {
+            reply: "r1".into(),
+            text: "c".into(),
+            seq: Some(2),
+        });
+        assert_eq!(reply.note.get_untracked(), None);
+        assert_eq!(
+            reply.reply.get_value(),
+            Some(ReplyRef {
+                id: "r1".into(),
+                seq: Some(2)
+            })
+        );
+        chat.apply(Event::Interrupted {
+            reply: "r1".into(),
+            message: "gone".into(),
+        });
+        assert_eq!(reply.status.get_untracked(), Status::Interrupted);
+        assert_eq!(reply.text.get_untracked(), "abc");
+        assert!(!busy(&chat));
+    }
+
+    #[test]
+    fn continue_appends_and_retry_replaces_an_interrupted_reply() {
+        let chat = Chat::new();
+        chat.begin_turn("q", None, "r1".into());
+        chat.apply(token("r1", "part"));
+        chat.connection_lost(false);
+        let reply = last(&chat);
+        let sent = chat.continue_reply("r2".into()).unwrap();
+        let roles: Vec<_> = sent.iter().map(|m| (m.role, m.content.as_str())).collect();
+        assert_eq!(
+            roles,
+            [
+                (Role::User, "q"),
+                (Role::Assistant, "part"),
+                (Role::User, CONTINUE_PROMPT)
+            ]
+        );
+        assert_eq!(reply.status.get_untracked(), Status::Streaming);
+        assert_eq!(reply.error.get_untracked(), None);
+        chat.apply(token("r2", " more"));
+        chat.apply(end("r2", EndReason::Complete));
+        assert_eq!(reply.text.get_untracked(), "part more");
+        assert!(chat.retry("r3".into()).is_none(), "only unfinished replies");
+
+        chat.begin_turn("again", None, "r4".into());
+        chat.apply(token("r4", "x"));
+        chat.connection_lost(false);
+        let sent = chat.retry("r5".into()).unwrap();
+        assert_eq!(sent.last().unwrap().content, "again");
+        assert_eq!(sent.len(), 3);
+        let reply = last(&chat);
+        assert_eq!(reply.text.get_untracked(), "");
+        chat.apply(token("r5", "fresh"));
+        assert_eq!(reply.text.get_untracked(), "fresh");
+        assert_eq!(chat.messages.get_untracked().len(), 4);
+    }
+
+    #[test]
+    fn pending_messages_are_sent_in_order_and_go_back_if_not_sent() {
+        let chat = Chat::new();
+        chat.queue("first", None);
+        chat.queue("second", None);
+        let p = chat.next_pending().unwrap();
+        assert_eq!(p.status.get_untracked(), Status::Pending);
+        let sent = chat.begin_pending(&p, "r1".into());
+        assert_eq!(sent.len(), 1);
+        assert_eq!(p.status.get_untracked(), Status::Done);
+        assert!(chat.next_pending().is_none(), "one reply at a time");
+        // The reply sits after its own user message.
+        let texts: Vec<_> = chat
+            .messages
+            .get_untracked()
+            .iter()
+            .map(|m| m.text.get_untracked())
+            .collect();
+        assert_eq!(texts, ["first", "", "second"]);
+        chat.not_sent("r1");
+        assert_eq!(p.status.get_untracked(), Status::Pending);
+        assert_eq!(chat.messages.get_untracked().len(), 2);
+        assert_eq!(chat.take_removed().len(), 1);
+        let p = chat.next_pending().unwrap();
+        chat.begin_pending(&p, "r2".into());
+        chat.apply(token("r2", "one"));
+        chat.apply(end("r2", EndReason::Complete));
+        let p = chat.next_pending().unwrap();
+        assert_eq!(p.text.get_untracked(), "second");
+        let sent = chat.begin_pending(&p, "r3".into());
+        let roles: Vec<_> = sent.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(roles, ["first", "one", "second"], "what precedes it");
+    }
+
+    #[test]
+    fn stored_messages_round_trip_and_merge_from_another_tab() {
+        let chat = Chat::new();
+        chat.begin_turn("q", None, "r1".into());
+        chat.set_reply_params(Params::default(), Some("m".into()));
+        chat.apply(Event::Token {
+            reply: "r1".into(),
+            text: "half".into(),
+            seq: Some(4),
+        });
+        let changed = chat.take_changed();
+        assert_eq!(changed.len(), 2);
+        assert!(chat.take_changed().is_empty());
+        let data: Vec<MessageData> = changed.iter().map(Message::data).collect();
+        assert!(data[0].key < data[1].key, "keys sort in creation order");
+
+        // A new page shows them and resumes the reply where it was.
+        let other = Chat::new();
+        other.show(data.clone());
+        assert!(other.take_changed().is_empty());
+        let r = other.adopt_streaming(true).unwrap();
+        assert_eq!(r.seq, Some(4));
+        assert!(other.is_busy_untracked());
+        other.apply(Event::Token {
+            reply: "r1".into(),
+            text: " more".into(),
+            seq: Some(5),
+        });
+        assert_eq!(last(&other).text.get_untracked(), "half more");
+        // A dialect that cannot resume marks it interrupted instead.
+        let third = Chat::new();
+        third.show(data.clone());
+        assert!(third.adopt_streaming(false).is_none());
+        assert_eq!(last(&third).status.get_untracked(), Status::Interrupted);
+
+        // Another tab's update and new message merge in key order.
+        let mut newer = data[1].clone();
+        newer.text = "half and more".into();
+        newer.status = Status::Done;
+        third.merge_stored(newer);
+        assert_eq!(last(&third).text.get_untracked(), "half and more");
+        let mut early = data[0].clone();
+        early.key = "0".into();
+        early.text = "earliest".into();
+        third.merge_stored(early);
+        assert_eq!(
+            third.messages.get_untracked()[0].text.get_untracked(),
+            "earliest"
+        );
+        third.forget_stored("0");
+        assert_eq!(third.messages.get_untracked().len(), 2);
     }
 
     #[test]

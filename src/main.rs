@@ -3,6 +3,7 @@
 
 mod attachment;
 mod chat;
+mod clock;
 mod config;
 mod conn_state;
 mod conversation_file;
@@ -10,6 +11,7 @@ mod markdown;
 mod params;
 mod protocol;
 mod reconnect;
+mod store;
 mod transport;
 mod ui;
 

@@ -5,7 +5,7 @@ use chatwire_protocol::{Params, MAX_TOKENS, REPETITION_PENALTY, TEMPERATURE, TOP
 use std::ops::RangeInclusive;
 
 /// The raw text of each control, as typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParamInputs {
     pub temperature: String,
     pub top_p: String,

@@ -27,6 +27,11 @@ pub enum Command {
     Stop(String),
     /// Forget the server-side conversation (`session` dialect).
     ClearSession,
+    /// Take up a reply kept from an earlier page, after `after_seq`.
+    Resume {
+        reply: String,
+        after_seq: u64,
+    },
 }
 
 /// What the link tells the UI.
@@ -37,6 +42,9 @@ pub enum LinkEvent {
     Undecodable(String),
     /// An open connection was lost.
     Lost,
+    /// Turn `reply` could not be sent (no connection): nothing reached the
+    /// backend.
+    NotSent(String),
 }
 
 /// The UI's handle on the link. Dropping every handle ends the task.
@@ -139,17 +147,20 @@ async fn wait_answering(
             _ = sleep => return Ok(()),
             cmd = rx.next() => match cmd {
                 None => return Err(()),
-                Some(Command::Send(turn)) => emit(LinkEvent::Event(Event::Error {
-                    reply: Some(turn.reply_id),
-                    message: "Not connected; the message was not sent.".into(),
-                    fatal: false,
-                })),
-                Some(Command::Stop(reply)) => emit(LinkEvent::Event(Event::End {
-                    reply,
-                    reason: EndReason::Cancelled,
-                    usage: None,
-                })),
+                Some(Command::Send(turn)) => emit(LinkEvent::NotSent(turn.reply_id)),
+                Some(Command::Stop(reply)) => {
+                    // Remembered by dialects that can cancel later.
+                    let _ = dialect.stop(&reply, now_ms());
+                    emit(LinkEvent::Event(Event::End {
+                        reply,
+                        reason: EndReason::Cancelled,
+                        usage: None,
+                    }));
+                }
                 Some(Command::ClearSession) => dialect.clear_session(),
+                Some(Command::Resume { reply, after_seq }) => {
+                    let _ = dialect.resume(&reply, after_seq);
+                }
             },
         }
     }
@@ -275,20 +286,12 @@ async fn run_connection(
             Step::Command(None) => return Outcome::AppGone,
             Step::Command(Some(Command::Send(turn))) => {
                 if !conn.ready {
-                    emit(LinkEvent::Event(Event::Error {
-                        reply: Some(turn.reply_id),
-                        message: "Not connected yet; the message was not sent.".into(),
-                        fatal: false,
-                    }));
+                    emit(LinkEvent::NotSent(turn.reply_id));
                     continue;
                 }
                 let frames = dialect.encode_turn(&turn, now_ms());
                 if !send_all(&mut conn.ws, frames).await {
-                    emit(LinkEvent::Event(Event::Error {
-                        reply: Some(turn.reply_id),
-                        message: "The message could not be sent: the connection failed.".into(),
-                        fatal: false,
-                    }));
+                    emit(LinkEvent::NotSent(turn.reply_id));
                     return Outcome::Dropped {
                         was_ready: conn.ready,
                     };
@@ -299,6 +302,9 @@ async fn run_connection(
             Step::Command(Some(Command::ClearSession)) => {
                 dialect.clear_session();
                 continue;
+            }
+            Step::Command(Some(Command::Resume { reply, after_seq })) => {
+                dialect.resume(&reply, after_seq)
             }
             Step::Tick => {
                 tick = TimeoutFuture::new(TICK_MS).fuse();

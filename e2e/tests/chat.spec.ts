@@ -134,32 +134,56 @@ test('out-of-range parameters are refused in the UI', async ({ chat, page, serve
   await expect(chat.send).toBeEnabled();
 });
 
-test('server restarted mid-session: reconnecting, then open, and the next message works', async ({ chat, server }) => {
+test('server restarted mid-session: the reply is kept as interrupted, Continue and Retry work, nothing typed is lost', async ({ chat, server }) => {
   await chat.open();
   await chat.say('before !tokens=5 !tps=0');
   await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
 
-  // Killed in the middle of a reply: the partial text is kept and marked.
+  // Killed in the middle of a reply: the partial text stays and waits.
   await chat.say('interrupted !tokens=100000 !tps=30');
   const reply = chat.assistant.last();
   await expect(reply.locator('.text')).toContainText('fox');
   await chat.composer.fill('my draft');
   await server.kill('SIGKILL');
   await expect(chat.status).toHaveAttribute('data-state', 'reconnecting');
-  await expect(reply).toHaveAttribute('data-status', 'error');
-  await expect(reply.getByTestId('message-error')).toContainText('connection was lost');
-  await expect(reply.locator('.text')).toContainText('fox');
-  await expect(chat.composer).toBeDisabled();
-  await expect(chat.composer).toHaveValue('my draft');
-
-  await server.start();
-  await expect(chat.status).toHaveAttribute('data-state', 'open');
+  await expect(reply).toHaveAttribute('data-status', 'streaming');
+  await expect(reply.getByTestId('message-note')).toContainText('Connection lost');
   await expect(chat.composer).toBeEnabled();
   await expect(chat.composer).toHaveValue('my draft');
-  await chat.say('after !tokens=4 !tps=0');
+
+  // The restarted server no longer has the reply: it is interrupted, kept.
+  await server.start();
+  await expect(chat.status).toHaveAttribute('data-state', 'open');
+  await expect(reply).toHaveAttribute('data-status', 'interrupted');
+  await expect(reply.getByTestId('message-error')).toContainText('could not be resumed');
+  await expect(reply.locator('.text')).toContainText('fox');
+  const partial = await rawText(reply);
+  await expect(chat.composer).toHaveValue('my draft');
+
+  // Continue appends to the partial reply; the model sees it as history.
+  await reply.getByTestId('continue-reply').click();
+  await expect(reply).toHaveAttribute('data-status', 'streaming');
+  await chat.stop.click();
+  await expect(reply).toHaveAttribute('data-status', 'stopped');
+  const cont = (await server.lastReply())!;
+  expect(cont.request.messages.at(-2)).toEqual({ role: 'assistant', content: partial });
+  expect(cont.request.messages.at(-1)!.content).toContain('Continue');
+  expect((await rawText(reply)).startsWith(partial)).toBe(true);
+
+  // Retry asks again for the same turn and replaces the text.
+  await reply.getByTestId('retry-reply').click();
+  await expect(reply).toHaveAttribute('data-status', 'streaming');
+  await chat.stop.click();
+  await expect(reply).toHaveAttribute('data-status', 'stopped');
+  const retried = (await server.lastReply())!;
+  expect(retried.request.messages.at(-1)).toEqual({ role: 'user', content: 'interrupted !tokens=100000 !tps=30' });
+  // Replaced, not appended: what is shown is what the new reply sent.
+  expect(retried.text.startsWith(await rawText(reply))).toBe(true);
+
+  await chat.composer.fill('after !tokens=4 !tps=0');
+  await chat.composer.press('Enter');
   await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
   await expect(chat.assistant).toHaveCount(3);
-  // The earlier user messages are all still there.
   await expect(chat.user).toHaveCount(3);
 });
 
@@ -220,11 +244,15 @@ test('a malformed backend URL is rejected with a clear message', async ({ chat, 
   await expect(chat.composer).toBeDisabled();
 });
 
-test('an unreachable backend keeps retrying with the composer disabled', async ({ chat, page }) => {
+test('an unreachable backend keeps retrying; a message typed meanwhile waits as pending', async ({ chat, page }) => {
   // Port 9 (discard): nothing listens there on this machine.
   await chat.open('?backend=ws%3A%2F%2F127.0.0.1%3A9%2Fws', false);
   await expect(chat.status).toHaveAttribute('data-state', 'reconnecting');
   await expect(chat.status).toContainText('attempt');
-  await expect(chat.composer).toBeDisabled();
   await expect(page.getByTestId('config-error')).toHaveCount(0);
+  await chat.say('hello later');
+  await expect(chat.user.last()).toHaveAttribute('data-status', 'pending');
+  await expect(chat.user.last().getByTestId('message-note')).toContainText('sent when');
+  await expect(chat.assistant).toHaveCount(0);
+  await expect(chat.composer).toHaveValue('');
 });

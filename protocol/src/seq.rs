@@ -25,6 +25,11 @@ impl SeqTracker {
         Self::default()
     }
 
+    /// A tracker that has applied everything up to `seq` (resuming).
+    pub fn after(seq: u64) -> Self {
+        Self { last: Some(seq) }
+    }
+
     /// The last applied sequence number (what `resume.after_seq` carries).
     pub fn last(&self) -> Option<u64> {
         self.last

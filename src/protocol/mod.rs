@@ -24,8 +24,13 @@ pub enum Event {
     Ready { models: Vec<ModelInfo> },
     /// The request waits for the model.
     Queued { reply: String, position: u32 },
-    /// A piece of reply `reply`.
-    Token { reply: String, text: String },
+    /// A piece of reply `reply`; `seq` is its sequence number where the
+    /// dialect has them (`native`), kept to resume from.
+    Token {
+        reply: String,
+        text: String,
+        seq: Option<u64>,
+    },
     /// Reply `reply` is over.
     End {
         reply: String,
@@ -42,6 +47,9 @@ pub enum Event {
     /// A message from the backend that is not a reply (e.g. Socket.IO
     /// `info` on connect).
     Notice(String),
+    /// Reply `reply` broke off and cannot go on (the backend no longer has
+    /// it); its text so far is kept.
+    Interrupted { reply: String, message: String },
     /// The backend assigned a conversation id (`session` dialect) to keep.
     Session(String),
 }
@@ -124,6 +132,8 @@ pub struct Capabilities {
     /// Replies end by silence (no end marker).
     pub silence_end: bool,
     pub clear_session: bool,
+    /// A reply survives a dropped connection (resumed on reconnect).
+    pub resume: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +221,16 @@ impl Dialect {
     /// has heartbeats that guarantee traffic.
     pub fn dead_after_ms(&self) -> Option<u64> {
         each!(self, d => d.dead_after_ms())
+    }
+
+    /// Take up reply `reply` after sequence number `after_seq` (a reply
+    /// that was streaming when the page was closed). Returns the frames to
+    /// send now if connected; they are sent after the handshake otherwise.
+    pub fn resume(&mut self, reply: &str, after_seq: u64) -> Decoded {
+        match self {
+            Dialect::Native(d) => d.resume(reply, after_seq),
+            _ => Decoded::default(),
+        }
     }
 
     /// The connection dropped: forget per-connection state.

@@ -12,8 +12,13 @@ pub struct Native {
     client_id: String,
     heartbeat_ms: u64,
     last_ping_ms: u64,
-    /// The reply in flight and its sequence bookkeeping.
+    /// The reply in flight and its sequence bookkeeping. It outlives a
+    /// dropped connection: the next one resumes it.
     current: Option<(String, SeqTracker)>,
+    /// Whether a socket is open (set by `on_open`, cleared by `on_close`).
+    connected: bool,
+    /// A reply stopped while disconnected: cancelled after the next hello.
+    cancel_on_open: Option<String>,
 }
 
 impl Native {
@@ -23,6 +28,8 @@ impl Native {
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             last_ping_ms: 0,
             current: None,
+            connected: false,
+            cancel_on_open: None,
         }
     }
 
@@ -37,6 +44,7 @@ impl Native {
             stop: StopKind::Acknowledged,
             silence_end: false,
             clear_session: false,
+            resume: true,
         }
     }
 
@@ -44,16 +52,49 @@ impl Native {
         base.to_owned()
     }
 
-    /// Says `hello`; ready once `welcome` arrives.
+    /// Says `hello` (ready once `welcome` arrives), then resumes the reply
+    /// that was in flight when the last connection dropped.
     pub fn on_open(&mut self, now_ms: u64) -> Decoded {
         self.last_ping_ms = now_ms;
-        Decoded::send(
+        self.connected = true;
+        let mut out = Decoded::send(
             ClientFrame::Hello {
                 v: PROTOCOL_VERSION,
                 client: Some(self.client_id.clone()),
             }
             .encode(),
+        );
+        if let Some(id) = self.cancel_on_open.take() {
+            out.send.push(ClientFrame::Cancel { id }.encode());
+        }
+        if let Some(frame) = self.resume_frame() {
+            out.send.push(frame);
+        }
+        out
+    }
+
+    /// `resume` for the reply in flight, after the last frame applied (a
+    /// reply whose `start` never arrived resumes after it: it has no text).
+    fn resume_frame(&mut self) -> Option<String> {
+        let (id, tracker) = self.current.as_mut()?;
+        let after_seq = tracker.last().unwrap_or(0);
+        *tracker = SeqTracker::after(after_seq);
+        Some(
+            ClientFrame::Resume {
+                id: id.clone(),
+                after_seq,
+            }
+            .encode(),
         )
+    }
+
+    /// Takes up reply `reply` after `after_seq` (kept from an earlier page).
+    pub fn resume(&mut self, reply: &str, after_seq: u64) -> Decoded {
+        self.current = Some((reply.to_owned(), SeqTracker::after(after_seq)));
+        if !self.connected {
+            return Decoded::default();
+        }
+        self.resume_frame().map(Decoded::send).unwrap_or_default()
     }
 
     pub fn encode_turn(&mut self, turn: &Turn, _now_ms: u64) -> Vec<String> {
@@ -68,7 +109,16 @@ impl Native {
     }
 
     /// `cancel`; the server's `end` (finish reason `cancelled`) confirms it.
+    /// While disconnected the reply is forgotten here and cancelled at the
+    /// server once connected again.
     pub fn stop(&mut self, reply: &str, _now_ms: u64) -> Decoded {
+        if !self.connected {
+            if self.current.as_ref().is_some_and(|(c, _)| c == reply) {
+                self.current = None;
+            }
+            self.cancel_on_open = Some(reply.to_owned());
+            return Decoded::default();
+        }
         Decoded::send(ClientFrame::Cancel { id: reply.into() }.encode())
     }
 
@@ -87,14 +137,16 @@ impl Native {
         Some(self.heartbeat_ms * 2 + 2_000)
     }
 
+    /// The reply in flight is kept, to be resumed on the next connection.
     pub fn on_close(&mut self) {
-        self.current = None;
+        self.connected = false;
     }
 
     /// Applies the sequence check to a frame of the current reply. Returns
     /// `Ok(true)` to apply it, `Ok(false)` to drop it as a duplicate.
-    fn check_seq(&mut self, id: &str, seq: u64) -> Result<bool, Event> {
-        let Some((current, tracker)) = self.current.as_mut().filter(|(c, _)| c == id) else {
+    /// `Err` means frames are missing before this one.
+    fn check_seq(&mut self, id: &str, seq: u64) -> Result<bool, ()> {
+        let Some((_, tracker)) = self.current.as_mut().filter(|(c, _)| c == id) else {
             // A frame of a reply we are not waiting for (e.g. after a
             // local stop and a new turn): not ours to show.
             return Ok(false);
@@ -102,11 +154,14 @@ impl Native {
         match tracker.accept(seq) {
             SeqVerdict::Next => Ok(true),
             SeqVerdict::Duplicate => Ok(false),
-            SeqVerdict::Gap { expected } => Err(Event::Error {
-                reply: Some(current.clone()),
-                message: format!("frames were lost (expected #{expected}, got #{seq})"),
-                fatal: false,
-            }),
+            SeqVerdict::Gap { .. } => Err(()),
+        }
+    }
+
+    /// Frames of the current reply were lost: ask for them again.
+    fn on_gap(&mut self, out: &mut Decoded) {
+        if let Some(frame) = self.resume_frame() {
+            out.send.push(frame);
         }
     }
 
@@ -136,14 +191,18 @@ impl Native {
                 });
             }
             ServerFrame::Start { id, seq, .. } => {
-                if let Err(ev) = self.check_seq(&id, seq) {
-                    out.events.push(ev);
+                if self.check_seq(&id, seq).is_err() {
+                    self.on_gap(&mut out);
                 }
             }
             ServerFrame::Delta { id, seq, text } => match self.check_seq(&id, seq) {
-                Ok(true) => out.events.push(Event::Token { reply: id, text }),
+                Ok(true) => out.events.push(Event::Token {
+                    reply: id,
+                    text,
+                    seq: Some(seq),
+                }),
                 Ok(false) => {}
-                Err(ev) => out.events.push(ev),
+                Err(()) => self.on_gap(&mut out),
             },
             ServerFrame::End {
                 id,
@@ -166,13 +225,23 @@ impl Native {
                     });
                 }
                 Ok(false) => {}
-                Err(ev) => out.events.push(ev),
+                Err(()) => self.on_gap(&mut out),
             },
             // A cancel that raced the reply's natural end: nothing to show.
             ServerFrame::Error {
                 code: ErrorCode::NotRunning,
                 ..
             } => {}
+            ServerFrame::Error {
+                id: Some(id),
+                code: ErrorCode::ResumeUnavailable,
+                message,
+            } => {
+                if self.current.as_ref().is_some_and(|(c, _)| *c == id) {
+                    self.current = None;
+                }
+                out.events.push(Event::Interrupted { reply: id, message });
+            }
             ServerFrame::Error { id, code, message } => {
                 out.events.push(Event::Error {
                     reply: id,
@@ -253,11 +322,13 @@ mod tests {
             vec![
                 Event::Token {
                     reply: "r1".into(),
-                    text: "Hel".into()
+                    text: "Hel".into(),
+                    seq: Some(1),
                 },
                 Event::Token {
                     reply: "r1".into(),
-                    text: "lo".into()
+                    text: "lo".into(),
+                    seq: Some(2),
                 },
                 Event::End {
                     reply: "r1".into(),
@@ -272,8 +343,9 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_dropped_and_gaps_reported() {
+    fn duplicates_are_dropped_and_gaps_ask_for_a_resume() {
         let mut d = Native::new("c");
+        d.on_open(0);
         d.encode_turn(&turn("r1"), 0);
         let evs = events(
             &mut d,
@@ -281,11 +353,131 @@ mod tests {
                 r#"{"type":"start","id":"r1","seq":0,"model":"m"}"#,
                 r#"{"type":"delta","id":"r1","seq":1,"text":"a"}"#,
                 r#"{"type":"delta","id":"r1","seq":1,"text":"a"}"#,
+            ],
+        );
+        assert_eq!(evs.len(), 1);
+        let gap = d
+            .decode(r#"{"type":"delta","id":"r1","seq":3,"text":"c"}"#, 0)
+            .unwrap();
+        assert!(gap.events.is_empty(), "nothing out of order is shown");
+        assert_eq!(
+            gap.send,
+            vec![r#"{"type":"resume","id":"r1","after_seq":1}"#.to_string()]
+        );
+        // The replay fills the gap; what was already applied is dropped.
+        let evs = events(
+            &mut d,
+            &[
+                r#"{"type":"delta","id":"r1","seq":1,"text":"a"}"#,
+                r#"{"type":"delta","id":"r1","seq":2,"text":"b"}"#,
                 r#"{"type":"delta","id":"r1","seq":3,"text":"c"}"#,
             ],
         );
+        let text: String = evs
+            .iter()
+            .map(|e| match e {
+                Event::Token { text, .. } => text.as_str(),
+                _ => "",
+            })
+            .collect();
+        assert_eq!(text, "bc");
+    }
+
+    #[test]
+    fn a_dropped_connection_resumes_the_reply_after_the_last_applied_frame() {
+        let mut d = Native::new("c");
+        d.on_open(0);
+        d.encode_turn(&turn("r1"), 0);
+        events(
+            &mut d,
+            &[
+                r#"{"type":"start","id":"r1","seq":0,"model":"m"}"#,
+                r#"{"type":"delta","id":"r1","seq":1,"text":"a"}"#,
+                r#"{"type":"delta","id":"r1","seq":2,"text":"b"}"#,
+            ],
+        );
+        d.on_close();
+        assert_eq!(
+            d.on_open(10).send,
+            vec![
+                r#"{"type":"hello","v":1,"client":"c"}"#.to_string(),
+                r#"{"type":"resume","id":"r1","after_seq":2}"#.to_string(),
+            ]
+        );
+        // A replay overlapping what was applied yields each piece once.
+        let evs = events(
+            &mut d,
+            &[
+                r#"{"type":"delta","id":"r1","seq":2,"text":"b"}"#,
+                r#"{"type":"delta","id":"r1","seq":3,"text":"c"}"#,
+                r#"{"type":"end","id":"r1","seq":4,"finish_reason":"stop"}"#,
+            ],
+        );
         assert_eq!(evs.len(), 2);
-        assert!(matches!(&evs[1], Event::Error { message, .. } if message.contains("expected #2")));
+        assert!(matches!(&evs[0], Event::Token { text, seq: Some(3), .. } if text == "c"));
+        // Once ended, nothing is resumed.
+        d.on_close();
+        assert_eq!(d.on_open(20).send.len(), 1);
+    }
+
+    #[test]
+    fn a_reply_without_its_start_resumes_after_it_and_unavailable_interrupts() {
+        let mut d = Native::new("c");
+        d.encode_turn(&turn("r1"), 0);
+        assert_eq!(
+            d.on_open(0).send[1],
+            r#"{"type":"resume","id":"r1","after_seq":0}"#
+        );
+        let evs = events(
+            &mut d,
+            &[r#"{"type":"error","id":"r1","code":"resume_unavailable","message":"gone"}"#],
+        );
+        assert_eq!(
+            evs,
+            vec![Event::Interrupted {
+                reply: "r1".into(),
+                message: "gone".into()
+            }]
+        );
+        d.on_close();
+        assert_eq!(d.on_open(0).send.len(), 1, "nothing left to resume");
+    }
+
+    #[test]
+    fn a_kept_reply_is_resumed_now_or_after_the_handshake() {
+        let mut d = Native::new("c");
+        assert!(d.resume("old-7", 12).send.is_empty(), "not connected yet");
+        assert_eq!(
+            d.on_open(0).send[1],
+            r#"{"type":"resume","id":"old-7","after_seq":12}"#
+        );
+        let mut d = Native::new("c");
+        d.on_open(0);
+        assert_eq!(
+            d.resume("old-7", 12).send,
+            vec![r#"{"type":"resume","id":"old-7","after_seq":12}"#.to_string()]
+        );
+        let evs = events(
+            &mut d,
+            &[r#"{"type":"delta","id":"old-7","seq":13,"text":"x"}"#],
+        );
+        assert_eq!(evs.len(), 1);
+    }
+
+    #[test]
+    fn a_stop_while_disconnected_cancels_after_the_next_hello() {
+        let mut d = Native::new("c");
+        d.on_open(0);
+        d.encode_turn(&turn("r1"), 0);
+        d.on_close();
+        assert!(d.stop("r1", 0).send.is_empty());
+        assert_eq!(
+            d.on_open(0).send,
+            vec![
+                r#"{"type":"hello","v":1,"client":"c"}"#.to_string(),
+                r#"{"type":"cancel","id":"r1"}"#.to_string(),
+            ]
+        );
     }
 
     #[test]

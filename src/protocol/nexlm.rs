@@ -41,6 +41,7 @@ impl Nexlm {
             stop: StopKind::CloseSocket,
             silence_end: true,
             clear_session: false,
+            resume: false,
         }
     }
 
@@ -167,7 +168,8 @@ mod tests {
             n.decode("Hel", 10).unwrap().events,
             vec![Event::Token {
                 reply: "r1".into(),
-                text: "Hel".into()
+                text: "Hel".into(),
+                seq: None,
             }]
         );
         n.decode("lo", 20).unwrap();

@@ -47,6 +47,7 @@ impl Qwen {
             stop: StopKind::Requested,
             silence_end: true,
             clear_session: false,
+            resume: false,
         }
     }
 
@@ -195,7 +196,8 @@ mod tests {
             events[2],
             Event::Token {
                 reply: "r1".into(),
-                text: "{\"not\":\"json, just text\"}".into()
+                text: "{\"not\":\"json, just text\"}".into(),
+                seq: None,
             }
         );
         assert!(matches!(

@@ -67,6 +67,7 @@ impl Session {
             stop: StopKind::Acknowledged,
             silence_end: false,
             clear_session: true,
+            resume: false,
         }
     }
 
@@ -152,6 +153,7 @@ impl Session {
                     out.events.push(Event::Token {
                         reply: reply.clone(),
                         text,
+                        seq: None,
                     });
                 }
             }
@@ -250,7 +252,8 @@ mod tests {
                 Event::Session("S1".into()),
                 Event::Token {
                     reply: "r1".into(),
-                    text: "你".into()
+                    text: "你".into(),
+                    seq: None,
                 }
             ]
         );

@@ -36,6 +36,7 @@ impl InFlight {
         (!self.draining).then(|| Event::Token {
             reply: self.reply.clone(),
             text,
+            seq: None,
         })
     }
 

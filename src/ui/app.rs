@@ -10,13 +10,14 @@ use crate::transport::{self, Command, Link, LinkEvent};
 use super::attach::{AttachControls, Attachment};
 use super::backend_panel::{BackendPanel, BackendSettings};
 use super::composer::Composer;
+use super::conversations::{ConversationList, Conversations};
 use super::follow::Follow;
 use super::import::{ExportButton, ImportButton};
-use super::messages::MessageList;
+use super::messages::{MessageList, ReplyActions};
 use super::params_panel::ParamsPanel;
 use super::status::ConnectionStatus;
 
-const CLIENT_ID_KEY: &str = "chatwire.client_id";
+const CLIENT_ID_KEY: &str = crate::store::CLIENT_ID;
 const SESSION_ID_KEY: &str = "chatwire.session_id";
 
 fn page_location() -> PageLocation {
@@ -40,17 +41,32 @@ fn session_storage() -> Option<web_sys::Storage> {
     window().session_storage().ok().flatten()
 }
 
-/// This browser's id, made once and kept in localStorage (`client_<ms>`,
-/// as the seed 003 page does). Without storage it lives for the page.
+/// This browser's id, made once and kept in localStorage: `client_` and
+/// 128 random bits (it authorizes resuming this browser's replies, so it
+/// must not be guessable; ids of earlier builds, `client_<ms>`, are
+/// replaced). Without storage it lives for the page.
 fn client_id() -> String {
     let stored = local_storage().and_then(|s| s.get_item(CLIENT_ID_KEY).ok().flatten());
-    stored.filter(|id| !id.is_empty()).unwrap_or_else(|| {
-        let id = format!("client_{}", js_sys::Date::now() as u64);
-        if let Some(s) = local_storage() {
-            let _ = s.set_item(CLIENT_ID_KEY, &id);
-        }
-        id
-    })
+    stored
+        .filter(|id| crate::store::client_id_is_strong(id))
+        .unwrap_or_else(|| {
+            let mut bytes = [0u8; 16];
+            let random = window()
+                .crypto()
+                .ok()
+                .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).ok())
+                .is_some();
+            let hex: String = if random {
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            } else {
+                crate::clock::random_hex(32)
+            };
+            let id = format!("client_{hex}");
+            if let Some(s) = local_storage() {
+                let _ = s.set_item(CLIENT_ID_KEY, &id);
+            }
+            id
+        })
 }
 
 fn stored_session() -> Option<String> {
@@ -65,6 +81,25 @@ fn store_session(id: Option<&str>) {
             Some(id) => s.set_item(SESSION_ID_KEY, id),
             None => s.remove_item(SESSION_ID_KEY),
         };
+    }
+}
+
+fn settings_store() -> Option<crate::store::Store<crate::store::web::BrowserStorage>> {
+    crate::store::web::BrowserStorage::open()
+        .ok()
+        .map(crate::store::Store::new)
+}
+
+/// The parameter controls as last typed.
+fn restore_params() -> Option<ParamInputs> {
+    settings_store()?
+        .settings()
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn keep_params(p: &ParamInputs) {
+    if let (Some(s), Ok(json)) = (settings_store(), serde_json::to_string(p)) {
+        let _ = s.save_settings(&json);
     }
 }
 
@@ -90,7 +125,13 @@ pub fn App() -> impl IntoView {
 
     let chat = Chat::new();
     let conn = RwSignal::new(ConnState::Connecting);
-    let inputs = RwSignal::new(ParamInputs::default());
+    let convs = Conversations::open(chat);
+    convs.start_saving();
+    provide_context(convs);
+    let inputs = RwSignal::new(restore_params().unwrap_or_default());
+    // The parameter controls are kept as typed (an effect: syncing with
+    // storage, the outside world).
+    Effect::new(move |_| inputs.with(keep_params));
     let draft = RwSignal::new(String::new());
     let follow = Follow::new();
     provide_context(follow);
@@ -106,6 +147,8 @@ pub fn App() -> impl IntoView {
     );
     let attach = caps.image.then(|| Attachment::new(config.image_max_bytes));
 
+    // Bumped when a queued message may be sendable.
+    let pending_tick = RwSignal::new(0u64);
     let link: Option<Link> = match errors.iter().find(|e| e.fatal) {
         Some(e) => {
             conn.set(ConnState::Closed {
@@ -122,9 +165,12 @@ pub fn App() -> impl IntoView {
                 LinkEvent::Event(e) => {
                     chat.apply(e);
                     follow.request();
+                    // Ready, or a reply over: a queued message may go.
+                    pending_tick.update(|n| *n += 1);
                 }
                 LinkEvent::Undecodable(detail) => chat.undecodable(detail),
-                LinkEvent::Lost => chat.connection_lost(),
+                LinkEvent::Lost => chat.connection_lost(caps.resume),
+                LinkEvent::NotSent(reply) => chat.not_sent(&reply),
             },
         )),
     };
@@ -136,8 +182,9 @@ pub fn App() -> impl IntoView {
         })
     };
 
+    let closed = Signal::derive(move || conn.with(|c| matches!(c, ConnState::Closed { .. })));
     let send_blocked = Signal::derive(move || {
-        if !conn.with(ConnState::is_open) {
+        if closed.get() {
             Some("Not connected".to_string())
         } else if chat.is_draining() {
             Some("Waiting for the backend to finish the stopped reply".to_string())
@@ -154,44 +201,107 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    let on_send = move || {
-        if send_blocked.get_untracked().is_some() {
-            return;
-        }
-        let Ok(params) = inputs.with_untracked(ParamInputs::to_params) else {
-            return;
-        };
-        let text = draft.get_untracked();
-        let image = attach.and_then(|a| a.image.get_untracked());
+    // Unique per client across page loads (the client id itself is a
+    // secret and stays out of reply ids).
+    let reply_prefix = StoredValue::new(format!("r{}", crate::clock::now_ms()));
+    let new_reply_id = move || {
         let n = next_reply.get_value() + 1;
         next_reply.set_value(n);
-        let reply_id = format!("{client_id}-{n}");
-        let messages = chat.begin_turn(&text, image.clone(), reply_id.clone());
+        format!("{}-{n}", reply_prefix.get_value())
+    };
+    // Sends the reply just begun in `chat` (messages: what to send).
+    let send_turn = move |reply_id: String, messages, image: Option<String>| {
+        let params = inputs
+            .with_untracked(ParamInputs::to_params)
+            .unwrap_or_default();
+        let model = settings.model.get_untracked();
+        let model = (caps.model_choice && !model.is_empty()).then_some(model);
+        chat.set_reply_params(params, model.clone());
         follow.jump();
         follow.request();
-        let model = settings.model.get_untracked();
         let turn = Turn {
             reply_id: reply_id.clone(),
             messages,
             params,
-            model: (caps.model_choice && !model.is_empty()).then_some(model),
+            model,
             image,
             stream: settings.stream.get_untracked(),
             history_window: settings.history_window().unwrap_or(config.history_window),
             silence_ms: settings.silence_ms().unwrap_or(config.silence_ms),
         };
-        match command(Command::Send(turn)) {
-            // The draft (and the attachment) are cleared only once the
-            // turn is on its way.
-            Ok(()) => {
-                draft.set(String::new());
-                if let Some(a) = attach {
-                    a.clear();
-                }
-            }
-            Err(e) => chat.send_failed(&reply_id, e),
+        if let Err(e) = command(Command::Send(turn)) {
+            chat.send_failed(&reply_id, e);
         }
     };
+    // A queued message goes out once connected and nothing is in flight.
+    Effect::new(move |_| {
+        pending_tick.track();
+        if !conn.with(ConnState::is_open) {
+            return;
+        }
+        if let Some(user) = chat.next_pending() {
+            let reply_id = new_reply_id();
+            let image = user.image.clone();
+            let messages = chat.begin_pending(&user, reply_id.clone());
+            send_turn(reply_id, messages, image);
+        }
+    });
+    let on_send = move || {
+        if send_blocked.get_untracked().is_some() {
+            return;
+        }
+        let text = draft.get_untracked();
+        let image = attach.and_then(|a| a.image.get_untracked());
+        // The draft (and the attachment) leave the composer only once the
+        // message is in the conversation: sent, or queued.
+        draft.set(String::new());
+        if let Some(a) = attach {
+            a.clear();
+        }
+        if !conn.with_untracked(ConnState::is_open) {
+            chat.queue(&text, image);
+            follow.jump();
+            follow.request();
+            return;
+        }
+        let reply_id = new_reply_id();
+        let messages = chat.begin_turn(&text, image.clone(), reply_id.clone());
+        send_turn(reply_id, messages, image);
+    };
+    let can_send_again = Signal::derive(move || {
+        conn.with(ConnState::is_open)
+            && !chat.is_busy()
+            && inputs.with(ParamInputs::to_params).is_ok()
+    });
+    provide_context(ReplyActions {
+        continue_reply: Callback::new(move |()| {
+            if !can_send_again.get_untracked() {
+                return;
+            }
+            let reply_id = new_reply_id();
+            if let Some(messages) = chat.continue_reply(reply_id.clone()) {
+                send_turn(reply_id, messages, None);
+            }
+        }),
+        retry: Callback::new(move |()| {
+            if !can_send_again.get_untracked() {
+                return;
+            }
+            let reply_id = new_reply_id();
+            if let Some(messages) = chat.retry(reply_id.clone()) {
+                send_turn(reply_id, messages, None);
+            }
+        }),
+        can_send: can_send_again,
+    });
+    // A reply that was streaming when the page closed: resumed where the
+    // stored text ends, or marked interrupted.
+    if let Some(r) = chat.adopt_streaming(caps.resume) {
+        let _ = command(Command::Resume {
+            reply: r.id,
+            after_seq: r.seq.unwrap_or(0),
+        });
+    }
     let on_stop = move || {
         if let Some(reply) = chat.stop(stop_note(caps.stop)) {
             let _ = command(Command::Stop(reply));
@@ -232,7 +342,9 @@ pub fn App() -> impl IntoView {
                 {move || chat.info.get().map(|i| view! { <p class="backend-info" data-testid="backend-notice">{i}</p> })}
             </header>
             <ConfigErrors errors/>
+            {move || convs.notice.get().map(|n| view! { <p class="storage-notice" data-testid="storage-notice" role="alert">{n}</p> })}
             <div class="layout">
+                <ConversationList convs/>
                 <div class="transcript-wrap">
                     <section class="transcript" aria-label="Conversation" data-testid="transcript" node_ref=follow.el
                         on:scroll=move |_| follow.on_scroll()
@@ -254,7 +366,7 @@ pub fn App() -> impl IntoView {
                     <div class="conversation-actions"><ImportButton chat/><ExportButton chat/></div>
                 </aside>
             </div>
-            <Composer text=draft enabled=Signal::derive(move || conn.with(ConnState::is_open))
+            <Composer text=draft enabled=Signal::derive(move || !closed.get())
                 send_blocked busy=Signal::derive(move || chat.is_busy()) on_send on_stop on_paste>
                 {attach.map(|att| view! { <AttachControls att/> })}
             </Composer>

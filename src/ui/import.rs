@@ -27,6 +27,7 @@ async fn read_text(file: web_sys::File) -> Result<String, String> {
 pub fn ImportButton(chat: Chat) -> impl IntoView {
     let input: NodeRef<leptos::html::Input> = NodeRef::new();
     let follow = use_context::<Follow>();
+    let use_context_convs = use_context::<super::conversations::Conversations>();
     let on_change = move |ev: web_sys::Event| {
         let Some(el) = ev
             .target()
@@ -43,6 +44,13 @@ pub fn ImportButton(chat: Chat) -> impl IntoView {
                 .await
                 .and_then(|t| conversation_file::decode(&t));
             let outcome = result.and_then(|messages| {
+                // An imported file becomes a conversation of its own.
+                if let Some(c) = use_context_convs {
+                    if chat.is_busy_untracked() {
+                        return Err("a reply is in progress".into());
+                    }
+                    c.new_conversation();
+                }
                 chat.load(
                     messages
                         .into_iter()

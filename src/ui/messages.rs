@@ -7,10 +7,23 @@ use crate::chat::{Chat, Message, Status};
 use super::clipboard::copy_with_feedback;
 use super::markdown_view::MarkdownBody;
 
+/// What the buttons on an unfinished reply do (provided by the app).
+#[derive(Clone, Copy)]
+pub struct ReplyActions {
+    pub continue_reply: Callback<()>,
+    pub retry: Callback<()>,
+    /// Whether a new request can go out now.
+    pub can_send: Signal<bool>,
+}
+
 #[component]
 pub fn MessageList(chat: Chat) -> impl IntoView {
+    let last_id = Memo::new(move |_| chat.messages.with(|v| v.last().map(|m| m.id)));
     view! {
-        <For each=move || chat.messages.get() key=|m| m.id children=move |m| view! { <MessageView m/> } />
+        <For each=move || chat.messages.get() key=|m| m.id children=move |m| {
+            let id = m.id;
+            view! { <MessageView m is_last=Signal::derive(move || last_id.get() == Some(id))/> }
+        } />
     }
 }
 
@@ -40,7 +53,8 @@ fn on_body_click(ev: web_sys::MouseEvent) {
 /// One message. Only its own signals are read here, so a token re-renders
 /// this message's body and nothing else.
 #[component]
-fn MessageView(m: Message) -> impl IntoView {
+fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
+    let actions = use_context::<ReplyActions>();
     let Message {
         role,
         text,
@@ -75,6 +89,24 @@ fn MessageView(m: Message) -> impl IntoView {
                 {move || error.get().map(|e| view! { <p class="msg-error" data-testid="message-error">{e}</p> })}
                 <button type="button" class="msg-action" data-testid="copy-message" aria-label="Copy message"
                     on:click=copy_message>"Copy"</button>
+                {move || {
+                    let a = actions?;
+                    let unfinished = role == Role::Assistant && is_last.get()
+                        && matches!(status.get(), Status::Interrupted | Status::Error | Status::Stopped);
+                    unfinished.then(|| {
+                        let has_text = !text.with(String::is_empty);
+                        view! {
+                            {has_text.then(|| view! {
+                                <button type="button" class="msg-action" data-testid="continue-reply"
+                                    prop:disabled=move || !a.can_send.get()
+                                    on:click=move |_| a.continue_reply.run(())>"Continue"</button>
+                            })}
+                            <button type="button" class="msg-action" data-testid="retry-reply"
+                                prop:disabled=move || !a.can_send.get()
+                                on:click=move |_| a.retry.run(())>"Retry"</button>
+                        }
+                    })
+                }}
             </div>
         </article>
     }

@@ -6,6 +6,7 @@ mod attach;
 mod backend_panel;
 mod clipboard;
 mod composer;
+mod conversations;
 mod follow;
 mod import;
 mod lazy;

@@ -90,6 +90,7 @@ impl SocketIo {
             stop: StopKind::LocalOnly,
             silence_end: false,
             clear_session: false,
+            resume: false,
         }
     }
 
@@ -201,6 +202,7 @@ impl SocketIo {
                     out.events.push(Event::Token {
                         reply: r.id.clone(),
                         text: content.to_owned(),
+                        seq: None,
                     });
                 }
             }
@@ -211,6 +213,7 @@ impl SocketIo {
                     out.events.push(Event::Token {
                         reply: r.id.clone(),
                         text: content.to_owned(),
+                        seq: None,
                     });
                 }
                 let reason = if r.draining {
@@ -368,11 +371,13 @@ mod tests {
             vec![
                 Event::Token {
                     reply: "r1".into(),
-                    text: "A ".into()
+                    text: "A ".into(),
+                    seq: None,
                 },
                 Event::Token {
                     reply: "r1".into(),
-                    text: "cat".into()
+                    text: "cat".into(),
+                    seq: None,
                 },
                 Event::End {
                     reply: "r1".into(),
@@ -395,7 +400,8 @@ mod tests {
             d.events[0],
             Event::Token {
                 reply: "r1".into(),
-                text: "whole answer".into()
+                text: "whole answer".into(),
+                seq: None,
             }
         );
     }
