@@ -211,6 +211,10 @@ pub struct Chat {
     changed: StoredValue<BTreeSet<u64>>,
     /// Keys of messages removed since storage last saved.
     removed: StoredValue<Vec<String>>,
+    /// The owner of every message's signals: the chat's own, whatever
+    /// effect or handler creates the message (an effect's signals would
+    /// be disposed when it re-runs).
+    owner: StoredValue<Option<leptos::reactive::owner::WeakOwner>>,
 }
 
 impl Default for Chat {
@@ -230,6 +234,15 @@ impl Chat {
             announcement: RwSignal::new(String::new()),
             changed: StoredValue::new(BTreeSet::new()),
             removed: StoredValue::new(Vec::new()),
+            owner: StoredValue::new(Owner::current().map(|o| o.downgrade())),
+        }
+    }
+
+    /// Runs `f` (which makes signals) under the chat's owner.
+    fn owned<T>(&self, f: impl FnOnce() -> T) -> T {
+        match self.owner.get_value().and_then(|o| o.upgrade()) {
+            Some(o) => o.with(f),
+            None => f(),
         }
     }
 
@@ -283,7 +296,7 @@ impl Chat {
     fn push(&self, role: Role, text: String, status: Status, image: Option<String>) -> Message {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
-        let mut m = Message::new(id, role, text, status);
+        let mut m = self.owned(|| Message::new(id, role, text, status));
         m.image = image;
         self.messages.update(|v| v.push(m.clone()));
         self.touch(&m);
@@ -405,7 +418,8 @@ impl Chat {
         // after it).
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
-        let mut message = Message::new(id, Role::Assistant, String::new(), Status::Streaming);
+        let mut message =
+            self.owned(|| Message::new(id, Role::Assistant, String::new(), Status::Streaming));
         message.created_ms = user.created_ms;
         message.key = format!("{}~{}", user.key, new_message_key());
         self.messages.update(|v| {
@@ -695,7 +709,9 @@ impl Chat {
         let loaded: Vec<Message> = messages
             .into_iter()
             .enumerate()
-            .map(|(i, (role, text))| Message::new(first + i as u64, role, text, Status::Done))
+            .map(|(i, (role, text))| {
+                self.owned(|| Message::new(first + i as u64, role, text, Status::Done))
+            })
             .collect();
         let n = loaded.len();
         self.next_id.set_value(first + n as u64);
@@ -715,7 +731,7 @@ impl Chat {
             .enumerate()
             .map(|(i, d)| match &active {
                 Some(a) if a.key == d.key => a.clone(),
-                _ => Message::from_data(first + i as u64, d),
+                _ => self.owned(|| Message::from_data(first + i as u64, d)),
             })
             .collect();
         self.next_id.set_value(first + loaded.len() as u64);
@@ -736,7 +752,7 @@ impl Chat {
             None => {
                 let id = self.next_id.get_value();
                 self.next_id.set_value(id + 1);
-                let m = Message::from_data(id, d);
+                let m = self.owned(|| Message::from_data(id, d));
                 self.messages.update(|v| {
                     let at = v.partition_point(|x| x.key < m.key);
                     v.insert(at, m);

@@ -84,7 +84,9 @@ test('two tabs on the same conversation see each other and corrupt nothing', asy
 
   await chat.say('from tab A !tokens=5 !tps=0');
   await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
-  // Tab B shows the conversation tab A saved (the same one: last shown).
+  // Saved (the title comes with the first save); tab B, reloaded, shows
+  // the conversation tab A saved last.
+  await expect(a.getByTestId('conversation').first()).toContainText('from tab A');
   await b.reload();
   const bMessages = b.getByTestId('message');
   await expect(bMessages).toHaveCount(2);
