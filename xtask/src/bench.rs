@@ -47,8 +47,22 @@ pub fn run_bench(args: &[String]) -> Result {
             step("bench: rendering in headless Chromium (release build, scripted engine)");
             render(&args[1..])
         }
+        Some("soak") => {
+            setup::all(setup::Need::Test)?;
+            build::all()?;
+            step("bench: soak (kill -9 / network cuts during replies)");
+            run(Command::new("node")
+                .arg(root.join("bench/soak/soak.cjs"))
+                .arg("--server")
+                .arg(build::server_binary())
+                .arg("--dist")
+                .arg(build::dist())
+                .args(&args[1..])
+                .env("NODE_PATH", root.join("e2e/node_modules"))
+                .current_dir(&root))
+        }
         _ => Err(
-            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000]>"
+            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] | soak [--cycles 20]>"
                 .into(),
         ),
     }
