@@ -249,7 +249,8 @@ test.describe('session (seed 003)', () => {
 
     let rec = await peer.record();
     const clientId = await page.evaluate(() => localStorage.getItem('chatwire.client_id'));
-    expect(clientId).toMatch(/^client_\d+$/);
+    // 128 random bits: it authorizes resuming this browser's replies.
+    expect(clientId).toMatch(/^client_[0-9a-f]{32}$/);
     expect(rec.connections[0].client_id).toBe(clientId);
     expect(rec.received[0]).toEqual({ client_id: clientId, message: '第一句', stream: true, model: 'qwen3-max' });
     const sessionId = rec.received[1].session_id;
