@@ -305,8 +305,14 @@ impl Chat {
 
     /// The finished turns, as the backend should see them.
     pub fn history(&self) -> Vec<ChatMessage> {
+        self.history_before(None)
+    }
+
+    /// The finished turns before message `stop` (all when `None`).
+    fn history_before(&self, stop: Option<u64>) -> Vec<ChatMessage> {
         self.messages.with_untracked(|v| {
             v.iter()
+                .take_while(|m| Some(m.id) != stop)
                 .filter(|m| {
                     matches!(
                         m.status.get_untracked(),
@@ -388,25 +394,7 @@ impl Chat {
     /// Sends pending message `user`: it becomes sent and a reply starts.
     /// Returns the messages to send (what precedes it, and it).
     pub fn begin_pending(&self, user: &Message, reply_id: String) -> Vec<ChatMessage> {
-        let mut messages: Vec<ChatMessage> = self.messages.with_untracked(|v| {
-            let before: Vec<Message> = v.iter().take_while(|m| m.id != user.id).cloned().collect();
-            before
-                .iter()
-                .filter(|m| {
-                    matches!(
-                        m.status.get_untracked(),
-                        Status::Done | Status::Stopped | Status::Interrupted
-                    )
-                })
-                .filter_map(|m| {
-                    let content = m.text.get_untracked();
-                    (!content.is_empty()).then_some(ChatMessage {
-                        role: m.role,
-                        content,
-                    })
-                })
-                .collect()
-        });
+        let mut messages = self.history_before(Some(user.id));
         messages.push(ChatMessage {
             role: Role::User,
             content: user.text.get_untracked(),
