@@ -468,19 +468,21 @@ impl Chat {
     /// to it. Returns the messages to send.
     pub fn continue_reply(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
         let m = self.last_unfinished_reply()?;
-        if m.text.with_untracked(String::is_empty) {
+        let partial = m.text.get_untracked();
+        if partial.is_empty() {
             return None;
         }
-        m.status.set(Status::Done);
-        let mut messages = self.history();
+        // The partial reply goes as the assistant's turn, whatever its status.
+        let mut messages = self.history_before(Some(m.id));
+        messages.push(ChatMessage {
+            role: Role::Assistant,
+            content: partial,
+        });
         messages.push(ChatMessage {
             role: Role::User,
             content: CONTINUE_PROMPT.into(),
         });
-        m.status.set(Status::Streaming);
-        m.error.set(None);
-        m.note.set(None);
-        self.activate(m, reply_id);
+        self.restart(m, reply_id);
         Some(messages)
     }
 
@@ -488,14 +490,19 @@ impl Chat {
     /// messages to send.
     pub fn retry(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
         let m = self.last_unfinished_reply()?;
-        m.status.set(Status::Streaming);
-        let messages = self.history();
+        let messages = self.history_before(Some(m.id));
         messages.last().filter(|x| x.role == Role::User)?;
         m.text.set(String::new());
+        self.restart(m, reply_id);
+        Some(messages)
+    }
+
+    /// An unfinished reply streams again as `reply_id`.
+    fn restart(&self, m: Message, reply_id: String) {
+        m.status.set(Status::Streaming);
         m.error.set(None);
         m.note.set(None);
         self.activate(m, reply_id);
-        Some(messages)
     }
 
     /// Takes up a reply that was streaming when the page closed (loaded
@@ -986,6 +993,28 @@ mod tests {
         chat.apply(token("r5", "fresh"));
         assert_eq!(reply.text.get_untracked(), "fresh");
         assert_eq!(chat.messages.get_untracked().len(), 4);
+
+        // A failed reply continues from its text too.
+        chat.apply(Event::Error {
+            reply: Some("r5".into()),
+            message: "boom".into(),
+            fatal: false,
+        });
+        let sent = chat.continue_reply("r6".into()).unwrap();
+        assert_eq!(sent[sent.len() - 2].content, "fresh");
+        assert_eq!(sent[sent.len() - 2].role, Role::Assistant);
+    }
+
+    #[test]
+    fn a_retry_without_a_user_turn_changes_nothing() {
+        let chat = Chat::new();
+        chat.load(vec![(Role::Assistant, "hello".into())]).unwrap();
+        let m = last(&chat);
+        m.status.set(Status::Interrupted);
+        assert!(chat.retry("r1".into()).is_none());
+        assert_eq!(m.status.get_untracked(), Status::Interrupted);
+        assert_eq!(m.text.get_untracked(), "hello");
+        assert!(!busy(&chat));
     }
 
     #[test]

@@ -629,6 +629,21 @@ async fn read_deltas_after(ws: &mut Ws, after: u64, n: usize) -> (String, u64) {
     (text, last)
 }
 
+/// A new connection of `client` asking for reply `id` after `after`.
+async fn reconnect_and_resume(s: &Server, client: &str, id: &str, after: u64) -> Ws {
+    let mut ws = connect(s).await;
+    hello(&mut ws, Some(client)).await;
+    send(
+        &mut ws,
+        &ClientFrame::Resume {
+            id: id.into(),
+            after_seq: after,
+        },
+    )
+    .await;
+    ws
+}
+
 async fn read_deltas(ws: &mut Ws, n: usize) -> (String, u64) {
     read_deltas_after(ws, 0, n).await
 }
@@ -652,16 +667,7 @@ async fn a_reply_resumes_on_a_new_connection_with_nothing_lost_or_repeated() {
     // The reply goes on while nobody is connected.
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let mut ws = connect(&s).await;
-    hello(&mut ws, Some("c1")).await;
-    send(
-        &mut ws,
-        &ClientFrame::Resume {
-            id: "r1".into(),
-            after_seq: after,
-        },
-    )
-    .await;
+    let mut ws = reconnect_and_resume(&s, "c1", "r1", after).await;
     let (tail, seqs, reason) = collect(&mut ws).await;
     assert_eq!(seqs[0], after + 1, "replay starts right after the last seq");
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
@@ -768,16 +774,7 @@ async fn cancel_reaches_a_resumed_reply() {
     .await;
     let (_, after) = read_deltas(&mut ws, 2).await;
     drop(ws);
-    let mut ws = connect(&s).await;
-    hello(&mut ws, Some("c2")).await;
-    send(
-        &mut ws,
-        &ClientFrame::Resume {
-            id: "r1".into(),
-            after_seq: after,
-        },
-    )
-    .await;
+    let mut ws = reconnect_and_resume(&s, "c2", "r1", after).await;
     read_deltas_after(&mut ws, after, 1).await;
     send(&mut ws, &ClientFrame::Cancel { id: "r1".into() }).await;
     loop {
