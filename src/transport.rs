@@ -25,8 +25,9 @@ const TICK_MS: u32 = 250;
 pub enum Command {
     Send(Turn),
     Stop(String),
-    /// Forget the server-side conversation (`session` dialect).
-    ClearSession,
+    /// The server-side conversation to continue (`session` dialect;
+    /// `None` forgets it).
+    SetSession(Option<String>),
     /// Take up a reply kept from an earlier page, after `after_seq`.
     Resume {
         reply: String,
@@ -157,7 +158,7 @@ async fn wait_answering(
                         usage: None,
                     }));
                 }
-                Some(Command::ClearSession) => dialect.clear_session(),
+                Some(Command::SetSession(id)) => dialect.set_session(id),
                 Some(Command::Resume { reply, after_seq }) => {
                     let _ = dialect.resume(&reply, after_seq);
                 }
@@ -299,8 +300,8 @@ async fn run_connection(
                 continue;
             }
             Step::Command(Some(Command::Stop(reply))) => dialect.stop(&reply, now_ms()),
-            Step::Command(Some(Command::ClearSession)) => {
-                dialect.clear_session();
+            Step::Command(Some(Command::SetSession(id))) => {
+                dialect.set_session(id);
                 continue;
             }
             Step::Command(Some(Command::Resume { reply, after_seq })) => {

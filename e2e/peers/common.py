@@ -60,6 +60,8 @@ class Generation:
     state: str = "running"
     # How many messages the model was given (server-side history).
     history_len: int = 0
+    # The server-side conversation it belongs to (session peer).
+    session_id: str | None = None
 
 
 class Record:
@@ -84,6 +86,7 @@ class Record:
                     "text": "".join(g.sent),
                     "state": g.state,
                     "history_len": g.history_len,
+                    "session_id": g.session_id,
                 }
                 for g in self.generations
             ],

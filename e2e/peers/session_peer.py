@@ -41,6 +41,7 @@ async def ws(websocket: WebSocket, client_id: str):
         history = session["messages"][-HISTORY_LIMIT:]
         gen = record.start(user)
         gen.history_len = len(history)
+        gen.session_id = session_id
         plan = plan_for(user)
         if plan.fail:
             gen.state = "failed"

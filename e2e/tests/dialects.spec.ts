@@ -275,6 +275,56 @@ test.describe('session (seed 003)', () => {
     expect(rec.generations[3].history_len).toBe(1);
   });
 
+  test('each conversation continues its own session, after a browser restart too', async ({ chat, page, browser, server, startPeer }) => {
+    const peer = await startPeer('session');
+    const url = q({ protocol: 'session', backend: `${peer.ws}/ws/chat` });
+    await chat.open(url);
+    await chat.say('in A');
+    await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+    await page.getByTestId('new-conversation').click();
+    await expect(chat.messages).toHaveCount(0);
+    await chat.say('in B');
+    await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+    let rec = await peer.record();
+    // B started its own server-side conversation.
+    expect(rec.received[1].session_id).toBeUndefined();
+
+    // Back to A: its next turn names A's session, whose history has A only.
+    await page.getByTestId('conversation').filter({ hasText: 'in A' }).getByTestId('open-conversation').click();
+    await expect(chat.user.locator('.text')).toHaveText(['in A']);
+    await chat.say('A again');
+    await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+    rec = await peer.record();
+    const sessionA = rec.generations[0].session_id;
+    const sessionB = rec.generations[1].session_id;
+    expect(sessionA).toBeTruthy();
+    expect(sessionB).toBeTruthy();
+    expect(sessionB).not.toBe(sessionA);
+    expect(rec.received[2].session_id).toBe(sessionA);
+    expect(rec.generations[2].history_len).toBe(3);
+
+    // A browser restart: a new context with only what was stored on disk
+    // (localStorage; sessionStorage does not survive).
+    const state = await page.context().storageState();
+    await page.close();
+    const context = await browser.newContext({ storageState: state });
+    const again = await context.newPage();
+    const errors: string[] = [];
+    again.on('pageerror', (e) => errors.push(e.message));
+    await again.goto(`${server.url}/${url}`);
+    await expect(again.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+    await again.getByTestId('conversation').filter({ hasText: 'in B' }).getByTestId('open-conversation').click();
+    await expect(again.locator('[data-testid="message"][data-role="user"] .text')).toHaveText(['in B']);
+    await again.getByTestId('composer').fill('B again');
+    await again.getByTestId('composer').press('Enter');
+    await expect(again.locator('[data-testid="message"][data-role="assistant"]').last()).toHaveAttribute('data-status', 'done');
+    rec = await peer.record();
+    expect(rec.received[3].session_id).toBe(sessionB);
+    expect(rec.generations[3].history_len).toBe(3);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   test('model choice and stream off (the reply arrives whole)', async ({ chat, page, startPeer }) => {
     const peer = await startPeer('session');
     await chat.open(q({ protocol: 'session', backend: `${peer.ws}/ws/chat`, models: 'qwen3-max,qwen-plus' }));
@@ -298,7 +348,8 @@ test.describe('session (seed 003)', () => {
     await expect(reply).toHaveAttribute('data-status', 'stopped');
     await expect(chat.stop).toBeDisabled();
     const rec = await peer.record();
-    const sessionId = await page.evaluate(() => sessionStorage.getItem('chatwire.session_id'));
+    // The session the peer assigned to this reply.
+    const sessionId = rec.generations[0].session_id;
     expect(sessionId).toBeTruthy();
     expect(rec.received[1]).toEqual({ client_id: rec.connections[0].client_id, message: 'cancel', session_id: sessionId });
     await expect.poll(async () => (await peer.record()).generations[0].state).toBe('cancelled');

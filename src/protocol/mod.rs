@@ -238,10 +238,12 @@ impl Dialect {
         each!(self, d => d.on_close())
     }
 
-    /// Forget the server-side conversation (`session` dialect).
-    pub fn clear_session(&mut self) {
+    /// The server-side conversation the next turn continues (`session`
+    /// dialect; `None` starts a new one). Each chatwire conversation keeps
+    /// its own.
+    pub fn set_session(&mut self, id: Option<String>) {
         if let Dialect::Session(d) = self {
-            d.clear_session();
+            d.set_session(id);
         }
     }
 }

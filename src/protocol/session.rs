@@ -122,8 +122,10 @@ impl Session {
         }
     }
 
-    pub fn clear_session(&mut self) {
-        self.session_id = None;
+    /// The server-side conversation to continue (`None`: the next turn
+    /// starts a new one).
+    pub fn set_session(&mut self, id: Option<String>) {
+        self.session_id = id.filter(|id| !id.is_empty());
     }
 
     pub fn decode(&mut self, text: &str, _now_ms: u64) -> Result<Decoded, DecodeError> {
@@ -269,7 +271,21 @@ mod tests {
             s.encode_turn(&turn(false), 0)[0],
             r#"{"message":"你好","stream":false,"model":"qwen-plus","session_id":"S1"}"#
         );
-        s.clear_session();
+        s.set_session(None);
+        assert!(!s.encode_turn(&turn(true), 0)[0].contains("session_id"));
+    }
+
+    #[test]
+    fn each_conversation_continues_its_own_session() {
+        let mut s = Session::new("c", Some("A".into()));
+        assert!(s.encode_turn(&turn(true), 0)[0].contains(r#""session_id":"A""#));
+        s.set_session(Some("S1".into()));
+        assert!(s.encode_turn(&turn(true), 0)[0].contains(r#""session_id":"S1""#));
+        // The server confirming the session it was given is not news.
+        let d = s.decode(&frame("running", Some("x")), 0).unwrap();
+        assert!(!d.events.iter().any(|e| matches!(e, Event::Session(_))));
+        // An empty id is no session.
+        s.set_session(Some(String::new()));
         assert!(!s.encode_turn(&turn(true), 0)[0].contains("session_id"));
     }
 

@@ -477,10 +477,22 @@ mod tests {
         a.title = "older".into();
         let mut b = ConversationRecord::new("b".into(), 20);
         b.title = "newer".into();
+        b.renamed = true;
+        b.session_id = Some("S-b".into());
         store.save_conversation(&a).unwrap();
         store.save_conversation(&b).unwrap();
-        let ids: Vec<_> = store.list().into_iter().map(|c| c.id).collect();
-        assert_eq!(ids, ["b", "a"]);
+        assert_eq!(store.list(), [b.clone(), a.clone()]);
+        // A record of the first schema, before sessions were kept with it.
+        store
+            .kv
+            .set(
+                "chatwire.v1.conv.c",
+                r#"{"id":"c","title":"t","created_ms":5,"updated_ms":5}"#,
+            )
+            .unwrap();
+        let c = store.conversation("c").unwrap();
+        assert_eq!((c.v, c.session_id, c.renamed), (1, None, false));
+        store.kv.remove("chatwire.v1.conv.c");
         store
             .save_message("a", &msg("2", "second", Status::Done))
             .unwrap();

@@ -18,7 +18,9 @@ use super::params_panel::ParamsPanel;
 use super::status::ConnectionStatus;
 
 const CLIENT_ID_KEY: &str = crate::store::CLIENT_ID;
-const SESSION_ID_KEY: &str = "chatwire.session_id";
+/// Where builds before per-conversation sessions kept the `session`
+/// dialect's id (one per tab); taken over by the conversation shown.
+const LEGACY_SESSION_ID_KEY: &str = "chatwire.session_id";
 
 fn page_location() -> PageLocation {
     let loc = window().location();
@@ -69,19 +71,11 @@ fn client_id() -> String {
         })
 }
 
-fn stored_session() -> Option<String> {
-    session_storage()
-        .and_then(|s| s.get_item(SESSION_ID_KEY).ok().flatten())
-        .filter(|id| !id.is_empty())
-}
-
-fn store_session(id: Option<&str>) {
-    if let Some(s) = session_storage() {
-        let _ = match id {
-            Some(id) => s.set_item(SESSION_ID_KEY, id),
-            None => s.remove_item(SESSION_ID_KEY),
-        };
-    }
+fn take_legacy_session() -> Option<String> {
+    let s = session_storage()?;
+    let id = s.get_item(LEGACY_SESSION_ID_KEY).ok().flatten();
+    let _ = s.remove_item(LEGACY_SESSION_ID_KEY);
+    id.filter(|id| !id.is_empty())
 }
 
 fn settings_store() -> Option<crate::store::Store<crate::store::web::BrowserStorage>> {
@@ -138,7 +132,16 @@ pub fn App() -> impl IntoView {
     let client_id = client_id();
     let next_reply = StoredValue::new(0u64);
 
-    let dialect = Dialect::new(config.protocol, &client_id, stored_session());
+    if convs.current.with_untracked(|c| c.session_id.is_none()) {
+        if let Some(id) = take_legacy_session() {
+            convs.set_session_id(Some(id));
+        }
+    }
+    let dialect = Dialect::new(
+        config.protocol,
+        &client_id,
+        convs.current.with_untracked(|c| c.session_id.clone()),
+    );
     let caps = dialect.capabilities();
     let settings = BackendSettings::new(
         config.models.first(),
@@ -161,7 +164,7 @@ pub fn App() -> impl IntoView {
             dialect,
             move |ev| match ev {
                 LinkEvent::State(s) => conn.set(s),
-                LinkEvent::Event(Event::Session(id)) => store_session(Some(&id)),
+                LinkEvent::Event(Event::Session(id)) => convs.set_session_id(Some(id)),
                 LinkEvent::Event(e) => {
                     chat.apply(e);
                     follow.request();
@@ -321,9 +324,17 @@ pub fn App() -> impl IntoView {
         }
     });
     on_cleanup(move || esc.remove());
+    // Each conversation continues its own server-side session (`session`
+    // dialect): the transport follows the conversation shown.
+    Effect::new(move |prev: Option<(String, Option<String>)>| {
+        let now = convs.current.with(|c| (c.id.clone(), c.session_id.clone()));
+        if prev.is_some_and(|p| p != now) {
+            let _ = command(Command::SetSession(now.1.clone()));
+        }
+        now
+    });
     let on_clear_session = move || {
-        store_session(None);
-        let _ = command(Command::ClearSession);
+        convs.set_session_id(None);
         chat.info.set(Some(
             "Session cleared: the next message starts a new conversation.".into(),
         ));

@@ -218,9 +218,42 @@ impl Conversations {
         self.switch(&d.record.id);
     }
 
+    /// Reads the list again; the record of the conversation shown is taken
+    /// from it too (another tab may have renamed it or given it a session).
     fn refresh_list(&self) {
         if let Some(list) = self.with_store(Store::list) {
+            let id = self.current.with_untracked(|c| c.id.clone());
+            if let Some(stored) = list.iter().find(|c| c.id == id) {
+                if self.current.with_untracked(|c| c != stored) {
+                    self.current.set(stored.clone());
+                }
+            }
             self.list.set(list);
+        }
+    }
+
+    /// The `session` dialect's server-side conversation id for the
+    /// conversation shown (`None` forgets it). Kept with the conversation,
+    /// so switching back continues the same server-side history, after a
+    /// browser restart too.
+    pub fn set_session_id(&self, id: Option<String>) {
+        if self.current.with_untracked(|c| c.session_id == id) {
+            return;
+        }
+        self.current.update(|c| c.session_id = id);
+        let record = self.current.get_untracked();
+        let saved = self
+            .list
+            .with_untracked(|l| l.iter().any(|c| c.id == record.id));
+        if saved {
+            if let Some(Err(e)) = self.with_store(|s| s.save_conversation(&record)) {
+                self.notice.set(Some(Self::unsaved(&e.to_string())));
+            }
+            self.list.update(|l| {
+                if let Some(c) = l.iter_mut().find(|c| c.id == record.id) {
+                    *c = record;
+                }
+            });
         }
     }
 

@@ -51,21 +51,28 @@ pub fn run_bench(args: &[String]) -> Result {
             setup::all(setup::Need::Test)?;
             build::all()?;
             step("bench: soak (kill -9 / network cuts during replies)");
-            run(Command::new("node")
-                .arg(root.join("bench/soak/soak.cjs"))
-                .arg("--server")
-                .arg(build::server_binary())
-                .arg("--dist")
-                .arg(build::dist())
-                .args(&args[1..])
-                .env("NODE_PATH", root.join("e2e/node_modules"))
-                .current_dir(&root))
+            soak(&args[1..])
         }
         _ => Err(
             "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] | soak [--cycles 20]>"
                 .into(),
         ),
     }
+}
+
+/// The soak script against the release build; fails when a message was
+/// lost or a reply's text is wrong.
+pub fn soak(args: &[String]) -> Result {
+    let root = root();
+    run(Command::new("node")
+        .arg(root.join("bench/soak/soak.cjs"))
+        .arg("--server")
+        .arg(build::server_binary())
+        .arg("--dist")
+        .arg(build::dist())
+        .args(args)
+        .env("NODE_PATH", root.join("e2e/node_modules"))
+        .current_dir(&root))
 }
 
 /// A virtualenv with llama-cpp-python (it compiles llama.cpp: 20-40 minutes

@@ -79,6 +79,16 @@ pub fn all() -> Result {
         step("test: e2e (Playwright, Chromium)");
         let r = e2e(&mut t);
         t.stage("e2e", r);
+        // The soak script itself, shortened: one kill -9 and one network
+        // cut (`cargo xtask bench soak` runs the full 20 cycles).
+        step("test: soak, 2 cycles (bench/soak)");
+        let r = crate::bench::soak(&["--cycles".into(), "2".into()]);
+        if r.is_ok() {
+            t.passed += 1;
+        } else {
+            t.failed += 1;
+        }
+        t.stage("soak", r);
     } else {
         eprintln!("xtask: e2e skipped: the build failed");
         t.failures.push("e2e (not run)".into());
