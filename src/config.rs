@@ -1,8 +1,11 @@
-//! Runtime configuration from the page's URL query: `backend`, `protocol`,
-//! `lang`. Pure: the page location comes in as a value, so every rule is
-//! unit-tested natively.
+//! Runtime configuration: `config.json` next to `index.html` (optional),
+//! overridden by the page's URL query (docs/configuration.md). Pure: the
+//! file's text, the query and the page location come in as values, so
+//! every rule is unit-tested natively.
 
 use std::fmt;
+
+use crate::params::{Field, ParamInputs, ParamLimits};
 
 /// Where the page was loaded from (what `backend` resolves against).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +95,50 @@ impl Lang {
     }
 }
 
+/// Light or dark colours; `Auto` follows the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    #[default]
+    Auto,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" | "system" => Some(Theme::Auto),
+            "light" => Some(Theme::Light),
+            "dark" => Some(Theme::Dark),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Auto => "auto",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+}
+
+/// How a backend that needs a token gets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthVia {
+    /// Appended to the socket URL as `?<param>=<token>`.
+    Query(String),
+    /// Offered as the WebSocket subprotocol.
+    Subprotocol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    pub token: String,
+    pub via: AuthVia,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct AppConfig {
     /// Absolute `ws://` or `wss://` URL of the backend.
     pub backend: String,
@@ -106,6 +152,26 @@ pub struct AppConfig {
     pub history_window: usize,
     /// Largest image that may be attached (dialects that take images).
     pub image_max_bytes: usize,
+    /// Shown in the header and the tab title.
+    pub title: String,
+    /// A short mark shown before the title (initials, an emoji).
+    pub logo: Option<String>,
+    pub theme: Theme,
+    /// Compact layout for an iframe (`embed=1`).
+    pub embed: bool,
+    /// The parameter controls' defaults (when nothing is stored) and ranges.
+    pub param_defaults: ParamInputs,
+    pub param_limits: ParamLimits,
+    pub auth: Option<Auth>,
+}
+
+/// Where a setting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `config.json` next to `index.html`.
+    File,
+    /// The page's URL query (overrides the file).
+    Url,
 }
 
 pub const IMAGE_MAX_KB: std::ops::RangeInclusive<usize> = 1..=100_000;
@@ -133,15 +199,27 @@ pub fn parse_in<T: std::str::FromStr + PartialOrd + fmt::Display>(
 /// from connecting; others fall back to the default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    pub param: &'static str,
+    pub param: String,
     pub value: String,
     pub reason: String,
     pub fatal: bool,
+    pub source: Source,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}={}`: {}", self.param, self.value, self.reason)
+        match self.source {
+            Source::Url => write!(f, "`{}={}`: {}", self.param, self.value, self.reason),
+            Source::File if self.param == "(file)" => write!(f, "config.json: {}", self.reason),
+            Source::File if self.value.is_empty() => {
+                write!(f, "config.json, `{}`: {}", self.param, self.reason)
+            }
+            Source::File => write!(
+                f,
+                "config.json, `{}` = {}: {}",
+                self.param, self.value, self.reason
+            ),
+        }
     }
 }
 
@@ -312,109 +390,522 @@ pub fn resolve_backend(raw: &str, page: &PageLocation) -> Result<String, String>
     Ok(format!("{scheme}://{authority}{tail}"))
 }
 
-impl AppConfig {
-    /// Reads the configuration from the query string. Always returns a
-    /// usable configuration (defaults where a value is bad) and the
-    /// problems found; a bad `backend` is fatal (the app must not connect
-    /// somewhere the user did not mean).
-    pub fn from_query(query: &str, page: &PageLocation) -> (Self, Vec<ConfigError>) {
-        let mut errors = Vec::new();
-        let mut backend = None;
-        let mut protocol = Protocol::Native;
-        let mut lang = Lang::En;
-        let mut models = Vec::new();
-        let mut silence_ms = DEFAULT_SILENCE_MS;
-        let mut history_window = DEFAULT_HISTORY_WINDOW;
-        let mut image_max_bytes = crate::attachment::DEFAULT_MAX_BYTES;
-        for (key, value) in parse_query(query) {
-            match key.as_str() {
-                "backend" => match resolve_backend(&value, page) {
-                    Ok(url) => backend = Some(url),
-                    Err(reason) => errors.push(ConfigError {
-                        param: "backend",
-                        value,
-                        reason,
-                        fatal: true,
-                    }),
-                },
-                "protocol" => match Protocol::parse(&value) {
-                    Some(p) => protocol = p,
-                    None => errors.push(ConfigError {
-                        param: "protocol",
-                        value,
-                        reason:
-                            "unknown protocol; supported: native, qwen, socketio, nexlm, session"
-                                .into(),
-                        fatal: true,
-                    }),
-                },
-                "lang" => match Lang::parse(&value) {
-                    Some(l) => lang = l,
-                    None => errors.push(ConfigError {
-                        param: "lang",
-                        value,
-                        reason: "unknown language; supported: en, zh (using en)".into(),
-                        fatal: false,
-                    }),
-                },
-                "models" => {
-                    models = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|m| !m.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            backend: format!("ws://127.0.0.1:8080{DEFAULT_BACKEND}"),
+            protocol: Protocol::Native,
+            lang: Lang::En,
+            models: Vec::new(),
+            silence_ms: DEFAULT_SILENCE_MS,
+            history_window: DEFAULT_HISTORY_WINDOW,
+            image_max_bytes: crate::attachment::DEFAULT_MAX_BYTES,
+            title: DEFAULT_TITLE.into(),
+            logo: None,
+            theme: Theme::Auto,
+            embed: false,
+            param_defaults: ParamInputs::default(),
+            param_limits: ParamLimits::default(),
+            auth: None,
+        }
+    }
+}
+
+pub const DEFAULT_TITLE: &str = "chatwire";
+const TITLE_MAX_CHARS: usize = 80;
+const LOGO_MAX_CHARS: usize = 8;
+
+/// The fields `config.json` may have (docs/configuration.md).
+const FILE_FIELDS: &[&str] = &[
+    "backend",
+    "protocol",
+    "lang",
+    "models",
+    "silence_ms",
+    "history",
+    "image_max_kb",
+    "title",
+    "logo",
+    "theme",
+    "embed",
+    "params",
+    "auth",
+];
+
+/// Builds the configuration from its sources, in order, collecting
+/// problems.
+struct Builder<'a> {
+    page: &'a PageLocation,
+    config: AppConfig,
+    backend: Option<String>,
+    lang: Option<Lang>,
+    token: Option<String>,
+    auth_via: AuthVia,
+    errors: Vec<ConfigError>,
+}
+
+impl Builder<'_> {
+    fn error(&mut self, source: Source, param: &str, value: &str, reason: String, fatal: bool) {
+        self.errors.push(ConfigError {
+            param: param.to_owned(),
+            value: value.to_owned(),
+            reason,
+            fatal,
+            source,
+        });
+    }
+
+    /// One `key=value` setting (a URL parameter, or a file field written
+    /// as text). Unknown keys are left to the caller.
+    fn set(&mut self, source: Source, key: &str, value: String) -> bool {
+        match key {
+            "backend" => match resolve_backend(&value, self.page) {
+                Ok(url) => self.backend = Some(url),
+                Err(reason) => self.error(source, "backend", &value, reason, true),
+            },
+            "protocol" => match Protocol::parse(&value) {
+                Some(p) => self.config.protocol = p,
+                None => self.error(
+                    source,
+                    "protocol",
+                    &value,
+                    "unknown protocol; supported: native, qwen, socketio, nexlm, session".into(),
+                    true,
+                ),
+            },
+            "lang" => match Lang::parse(&value) {
+                Some(l) => self.lang = Some(l),
+                None => self.error(
+                    source,
+                    "lang",
+                    &value,
+                    "unknown language; supported: en, zh (using the browser's)".into(),
+                    false,
+                ),
+            },
+            "models" => {
+                self.config.models = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            "silence_ms" => match parse_in(&value, &SILENCE_MS) {
+                Ok(v) => self.config.silence_ms = v,
+                Err(reason) => self.error(source, "silence_ms", &value, reason, false),
+            },
+            "image_max_kb" => match parse_in(&value, &IMAGE_MAX_KB) {
+                Ok(v) => self.config.image_max_bytes = v * 1024,
+                Err(reason) => self.error(source, "image_max_kb", &value, reason, false),
+            },
+            "history" => match parse_in(&value, &HISTORY_WINDOW) {
+                Ok(v) => self.config.history_window = v,
+                Err(reason) => self.error(source, "history", &value, reason, false),
+            },
+            "title" => {
+                let t = value.trim();
+                if t.is_empty() || t.chars().count() > TITLE_MAX_CHARS {
+                    self.error(
+                        source,
+                        "title",
+                        &value,
+                        format!("must be 1 to {TITLE_MAX_CHARS} characters"),
+                        false,
+                    );
+                } else {
+                    self.config.title = t.to_owned();
                 }
-                "silence_ms" => match parse_in(&value, &SILENCE_MS) {
-                    Ok(v) => silence_ms = v,
-                    Err(reason) => errors.push(ConfigError {
-                        param: "silence_ms",
-                        value,
-                        reason,
-                        fatal: false,
-                    }),
-                },
-                "image_max_kb" => match parse_in(&value, &IMAGE_MAX_KB) {
-                    Ok(v) => image_max_bytes = v * 1024,
-                    Err(reason) => errors.push(ConfigError {
-                        param: "image_max_kb",
-                        value,
-                        reason,
-                        fatal: false,
-                    }),
-                },
-                "history" => match parse_in(&value, &HISTORY_WINDOW) {
-                    Ok(v) => history_window = v,
-                    Err(reason) => errors.push(ConfigError {
-                        param: "history",
-                        value,
-                        reason,
-                        fatal: false,
-                    }),
-                },
-                _ => {}
+            }
+            "logo" => {
+                let t = value.trim();
+                if t.chars().count() > LOGO_MAX_CHARS {
+                    self.error(
+                        source,
+                        "logo",
+                        &value,
+                        format!("at most {LOGO_MAX_CHARS} characters (text, not a URL)"),
+                        false,
+                    );
+                } else {
+                    self.config.logo = (!t.is_empty()).then(|| t.to_owned());
+                }
+            }
+            "theme" => match Theme::parse(&value) {
+                Some(t) => self.config.theme = t,
+                None => self.error(
+                    source,
+                    "theme",
+                    &value,
+                    "one of auto, light, dark".into(),
+                    false,
+                ),
+            },
+            "embed" => match value.trim() {
+                "1" | "true" | "" => self.config.embed = true,
+                "0" | "false" => self.config.embed = false,
+                _ => self.error(source, "embed", &value, "1 or 0".into(), false),
+            },
+            "token" => self.token = (!value.is_empty()).then_some(value),
+            _ => {
+                let Some(field) = Field::ALL.into_iter().find(|f| f.key() == key) else {
+                    return false;
+                };
+                self.param_default(source, field, &value);
             }
         }
-        if models.is_empty() {
-            models = protocol.default_models();
+        true
+    }
+
+    /// A parameter's default, checked against its (configured) range.
+    fn param_default(&mut self, source: Source, field: Field, value: &str) {
+        let param = match source {
+            Source::Url => field.key().to_owned(),
+            Source::File => format!("params.{}.default", field.key()),
+        };
+        let mut trial = self.config.param_defaults.clone();
+        field.set(&mut trial, value.trim().to_owned());
+        match field.problem(&trial, &self.config.param_limits) {
+            None => self.config.param_defaults = trial,
+            Some(e) => self.error(source, &param, value, format!("must be {e}"), false),
         }
-        let backend = backend.unwrap_or_else(|| {
-            resolve_backend(DEFAULT_BACKEND, page)
+    }
+
+    fn file(&mut self, text: &str) {
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return self.error(
+                    Source::File,
+                    "(file)",
+                    "",
+                    format!("not valid JSON ({e}); using the defaults"),
+                    false,
+                )
+            }
+        };
+        let Some(object) = value.as_object() else {
+            return self.error(
+                Source::File,
+                "(file)",
+                "",
+                "must be a JSON object; using the defaults".into(),
+                false,
+            );
+        };
+        for (key, v) in object {
+            match (key.as_str(), v) {
+                ("params", v) => self.file_params(v),
+                ("auth", v) => self.file_auth(v),
+                ("models", serde_json::Value::Array(list)) => {
+                    let names: Option<Vec<&str>> = list.iter().map(|m| m.as_str()).collect();
+                    match names {
+                        Some(names) => {
+                            self.set(Source::File, "models", names.join(","));
+                        }
+                        None => self.error(
+                            Source::File,
+                            "models",
+                            &v.to_string(),
+                            "must be a list of model names".into(),
+                            false,
+                        ),
+                    }
+                }
+                (k, _) if !FILE_FIELDS.contains(&k) => self.error(
+                    Source::File,
+                    k,
+                    "",
+                    format!("unknown field (ignored); known: {}", FILE_FIELDS.join(", ")),
+                    false,
+                ),
+                (k, serde_json::Value::String(s)) => {
+                    self.set(Source::File, k, s.clone());
+                }
+                (k, serde_json::Value::Number(n)) => {
+                    self.set(Source::File, k, n.to_string());
+                }
+                ("embed", serde_json::Value::Bool(b)) => {
+                    self.set(Source::File, "embed", b.to_string());
+                }
+                (k, other) => self.error(
+                    Source::File,
+                    k,
+                    &other.to_string(),
+                    "wrong type".into(),
+                    false,
+                ),
+            }
+        }
+    }
+
+    /// `"params": {"temperature": 0.5, "top_p": {"default": 0.9, "min": 0.5, "max": 1}}`
+    fn file_params(&mut self, v: &serde_json::Value) {
+        let Some(object) = v.as_object() else {
+            return self.error(
+                Source::File,
+                "params",
+                &v.to_string(),
+                "must be an object of parameters".into(),
+                false,
+            );
+        };
+        for (key, v) in object {
+            let Some(field) = Field::ALL.into_iter().find(|f| f.key() == key) else {
+                self.error(
+                    Source::File,
+                    &format!("params.{key}"),
+                    "",
+                    "unknown parameter (ignored); known: temperature, top_p, max_tokens, repetition_penalty".into(),
+                    false,
+                );
+                continue;
+            };
+            let (default, min, max) = match v {
+                serde_json::Value::Object(o) => (
+                    o.get("default").cloned(),
+                    o.get("min").cloned(),
+                    o.get("max").cloned(),
+                ),
+                other => (Some(other.clone()), None, None),
+            };
+            let number = |this: &mut Self, what: &str, v: Option<serde_json::Value>| {
+                let v = v?;
+                match v.as_f64() {
+                    Some(n) => Some(n),
+                    None => {
+                        this.error(
+                            Source::File,
+                            &format!("params.{key}.{what}"),
+                            &v.to_string(),
+                            "must be a number".into(),
+                            false,
+                        );
+                        None
+                    }
+                }
+            };
+            let min_v = number(self, "min", min);
+            let max_v = number(self, "max", max);
+            if min_v.is_some() || max_v.is_some() {
+                let allowed = field.protocol_range();
+                let lo = min_v.unwrap_or(*allowed.start());
+                let hi = max_v.unwrap_or(*allowed.end());
+                let whole = field != Field::MaxTokens || (lo.fract() == 0.0 && hi.fract() == 0.0);
+                if lo <= hi && allowed.contains(&lo) && allowed.contains(&hi) && whole {
+                    field.set_range(&mut self.config.param_limits, lo, hi);
+                    // A default the new range refuses falls back to the
+                    // range's nearest end.
+                    let current = field.get(&self.config.param_defaults).to_owned();
+                    if !current.is_empty()
+                        && field
+                            .problem(&self.config.param_defaults, &self.config.param_limits)
+                            .is_some()
+                    {
+                        let clamped = current
+                            .parse::<f64>()
+                            .map(|c| c.clamp(lo, hi))
+                            .unwrap_or(lo);
+                        field.set(&mut self.config.param_defaults, clamped.to_string());
+                    }
+                } else {
+                    self.error(
+                        Source::File,
+                        &format!("params.{key}"),
+                        &format!("{lo}..{hi}"),
+                        format!(
+                            "the range must lie within {}–{} with min ≤ max{}",
+                            allowed.start(),
+                            allowed.end(),
+                            if field == Field::MaxTokens {
+                                ", whole numbers"
+                            } else {
+                                ""
+                            }
+                        ),
+                        false,
+                    );
+                }
+            }
+            match default {
+                Some(serde_json::Value::Null) if field.optional() => {
+                    field.set(&mut self.config.param_defaults, String::new())
+                }
+                Some(d) => match d.as_f64() {
+                    Some(n) => self.param_default(Source::File, field, &n.to_string()),
+                    None => self.error(
+                        Source::File,
+                        &format!("params.{key}.default"),
+                        &d.to_string(),
+                        "must be a number".into(),
+                        false,
+                    ),
+                },
+                None => {}
+            }
+        }
+    }
+
+    /// `"auth": {"token": "…", "via": "query" | "subprotocol", "param": "token"}`
+    fn file_auth(&mut self, v: &serde_json::Value) {
+        let Some(o) = v.as_object() else {
+            return self.error(
+                Source::File,
+                "auth",
+                &v.to_string(),
+                "must be an object {token, via, param}".into(),
+                false,
+            );
+        };
+        if let Some(t) = o.get("token") {
+            match t.as_str() {
+                Some(t) => self.token = (!t.is_empty()).then(|| t.to_owned()),
+                None => self.error(
+                    Source::File,
+                    "auth.token",
+                    "",
+                    "must be a string".into(),
+                    false,
+                ),
+            }
+        }
+        let param = o
+            .get("param")
+            .and_then(|p| p.as_str())
+            .filter(|p| !p.is_empty())
+            .unwrap_or("token")
+            .to_owned();
+        match o.get("via").and_then(|v| v.as_str()).unwrap_or("query") {
+            "query" => self.auth_via = AuthVia::Query(param),
+            "subprotocol" => self.auth_via = AuthVia::Subprotocol,
+            other => self.error(
+                Source::File,
+                "auth.via",
+                other,
+                "one of query, subprotocol".into(),
+                false,
+            ),
+        }
+    }
+
+    fn finish(mut self, browser_lang: Option<&str>) -> (AppConfig, Vec<ConfigError>) {
+        let c = &mut self.config;
+        if c.models.is_empty() {
+            c.models = c.protocol.default_models();
+        }
+        c.backend = self.backend.take().unwrap_or_else(|| {
+            resolve_backend(DEFAULT_BACKEND, self.page)
                 .unwrap_or_else(|_| format!("ws://127.0.0.1:8080{DEFAULT_BACKEND}"))
         });
-        (
-            Self {
-                backend,
-                protocol,
-                lang,
-                models,
-                silence_ms,
-                history_window,
-                image_max_bytes,
-            },
-            errors,
-        )
+        c.lang = self
+            .lang
+            .or_else(|| browser_lang.and_then(Lang::parse))
+            .unwrap_or(Lang::En);
+        c.auth = self.token.take().map(|token| Auth {
+            token,
+            via: self.auth_via.clone(),
+        });
+        (self.config, self.errors)
     }
+}
+
+impl AppConfig {
+    /// Reads the configuration from the query string alone (as when there
+    /// is no `config.json`).
+    #[cfg(test)]
+    pub fn from_query(query: &str, page: &PageLocation) -> (Self, Vec<ConfigError>) {
+        Self::resolve(None, query, page, None)
+    }
+
+    /// The configuration from `config.json` (its text, if the page has
+    /// one), overridden by the URL query; `lang` falls back to the
+    /// browser's language. Always returns a usable configuration (defaults
+    /// where a value is bad) and the problems found, each naming its field;
+    /// a bad `backend` or `protocol` is fatal (the app must not connect
+    /// somewhere the user did not mean).
+    pub fn resolve(
+        file: Option<&str>,
+        query: &str,
+        page: &PageLocation,
+        browser_lang: Option<&str>,
+    ) -> (Self, Vec<ConfigError>) {
+        let mut b = Builder {
+            page,
+            config: AppConfig::default(),
+            backend: None,
+            lang: None,
+            token: None,
+            auth_via: AuthVia::Query("token".into()),
+            errors: Vec::new(),
+        };
+        if let Some(text) = file {
+            b.file(text);
+        }
+        for (key, value) in parse_query(query) {
+            b.set(Source::Url, &key, value);
+        }
+        b.finish(browser_lang)
+    }
+
+    /// Where and how to connect.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            base: self.backend.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// The backend's address and the token it needs, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub base: String,
+    pub auth: Option<Auth>,
+}
+
+impl Endpoint {
+    /// The dialect's socket URL with the token added when it goes in the
+    /// query.
+    pub fn url(&self, socket_url: String) -> String {
+        match &self.auth {
+            Some(Auth {
+                token,
+                via: AuthVia::Query(param),
+            }) => {
+                let sep = if socket_url.contains('?') { '&' } else { '?' };
+                format!(
+                    "{socket_url}{sep}{}={}",
+                    percent_encode(param),
+                    percent_encode(token)
+                )
+            }
+            _ => socket_url,
+        }
+    }
+
+    /// The WebSocket subprotocol to offer, when the token goes there.
+    pub fn subprotocol(&self) -> Option<&str> {
+        match &self.auth {
+            Some(Auth {
+                token,
+                via: AuthVia::Subprotocol,
+            }) => Some(token),
+            _ => None,
+        }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -526,6 +1017,146 @@ mod tests {
         for p in Protocol::ALL {
             assert_eq!(Protocol::parse(p.as_str()), Some(p));
         }
+    }
+
+    #[test]
+    fn config_file_then_url_overrides() {
+        let file = r#"{
+            "backend": "ws://llm.corp:8011/ws/chat",
+            "protocol": "session",
+            "models": ["qwen3-max", "qwen-plus"],
+            "title": "Team chat", "logo": "TC", "lang": "zh", "theme": "dark",
+            "history": 4, "silence_ms": 1500, "embed": true,
+            "params": {
+                "temperature": {"default": 0.3, "min": 0, "max": 1},
+                "max_tokens": 256,
+                "repetition_penalty": {"default": 1.1}
+            },
+            "auth": {"token": "s3cr&t", "via": "query", "param": "key"}
+        }"#;
+        let (c, errs) = AppConfig::resolve(Some(file), "", &http(), Some("en-US"));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.backend, "ws://llm.corp:8011/ws/chat");
+        assert_eq!(c.protocol, Protocol::Session);
+        assert_eq!(c.models, ["qwen3-max", "qwen-plus"]);
+        assert_eq!(
+            (c.title.as_str(), c.logo.as_deref()),
+            ("Team chat", Some("TC"))
+        );
+        assert_eq!((c.lang, c.theme, c.embed), (Lang::Zh, Theme::Dark, true));
+        assert_eq!((c.history_window, c.silence_ms), (4, 1500));
+        assert_eq!(c.param_defaults.temperature, "0.3");
+        assert_eq!(c.param_defaults.max_tokens, "256");
+        assert_eq!(c.param_defaults.repetition_penalty, "1.1");
+        assert_eq!(c.param_limits.temperature, 0.0..=1.0);
+        assert_eq!(
+            c.endpoint()
+                .url("ws://llm.corp:8011/ws/chat/client_1".into()),
+            "ws://llm.corp:8011/ws/chat/client_1?key=s3cr%26t"
+        );
+        assert_eq!(c.endpoint().subprotocol(), None);
+
+        // The URL wins over the file.
+        let (c, errs) = AppConfig::resolve(
+            Some(file),
+            "?title=Other&theme=light&embed=0&temperature=0.9&lang=en&token=t2",
+            &http(),
+            None,
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            (c.title.as_str(), c.theme, c.embed),
+            ("Other", Theme::Light, false)
+        );
+        assert_eq!(
+            (c.lang, c.param_defaults.temperature.as_str()),
+            (Lang::En, "0.9")
+        );
+        assert_eq!(
+            c.endpoint().url("ws://h/x?EIO=4".into()),
+            "ws://h/x?EIO=4&key=t2"
+        );
+        // A default outside the configured range is refused, naming it.
+        let (c, errs) = AppConfig::resolve(Some(file), "temperature=1.5", &http(), None);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].param, "temperature");
+        assert_eq!(c.param_defaults.temperature, "0.3");
+    }
+
+    #[test]
+    fn language_follows_the_browser_unless_set() {
+        let (c, _) = AppConfig::resolve(None, "", &http(), Some("zh-CN"));
+        assert_eq!(c.lang, Lang::Zh);
+        let (c, _) = AppConfig::resolve(None, "", &http(), Some("fr-FR"));
+        assert_eq!(c.lang, Lang::En);
+        let (c, _) = AppConfig::resolve(None, "lang=en", &http(), Some("zh-CN"));
+        assert_eq!(c.lang, Lang::En);
+        let (c, errs) = AppConfig::resolve(Some(r#"{"lang": "de"}"#), "", &http(), Some("zh"));
+        assert_eq!((c.lang, errs[0].param.as_str()), (Lang::Zh, "lang"));
+    }
+
+    #[test]
+    fn bad_config_files_name_the_field_and_keep_the_defaults() {
+        let (c, errs) = AppConfig::resolve(Some("{ not json"), "", &http(), None);
+        assert_eq!(c, AppConfig::from_query("", &http()).0);
+        assert!(!errs[0].fatal);
+        assert!(
+            errs[0].to_string().starts_with("config.json"),
+            "{}",
+            errs[0]
+        );
+        assert!(errs[0].reason.contains("not valid JSON"));
+        let (_, errs) = AppConfig::resolve(Some("[1]"), "", &http(), None);
+        assert!(errs[0].reason.contains("JSON object"));
+
+        let file = r#"{
+            "tittle": "x", "theme": "pink", "history": -1, "embed": [],
+            "models": [1], "logo": "a very long logo",
+            "params": {"temperature": {"min": 1, "max": 3}, "top_p": {"default": "high"}, "seed": 1},
+            "auth": {"token": "t", "via": "carrier pigeon"}
+        }"#;
+        let (c, errs) = AppConfig::resolve(Some(file), "", &http(), None);
+        let named: Vec<&str> = errs.iter().map(|e| e.param.as_str()).collect();
+        for field in [
+            "tittle",
+            "theme",
+            "history",
+            "embed",
+            "models",
+            "logo",
+            "params.temperature",
+            "params.top_p.default",
+            "params.seed",
+            "auth.via",
+        ] {
+            assert!(named.contains(&field), "{field} not named in {named:?}");
+        }
+        assert!(errs.iter().all(|e| !e.fatal), "{errs:?}");
+        let defaults = AppConfig::default();
+        assert_eq!(c.theme, defaults.theme);
+        assert_eq!(c.history_window, defaults.history_window);
+        assert_eq!(c.param_limits, defaults.param_limits);
+        assert_eq!(c.param_defaults, defaults.param_defaults);
+        assert!(errs[0].to_string().contains("config.json"));
+
+        // backend and protocol stay fatal, from either source.
+        let (_, errs) = AppConfig::resolve(Some(r#"{"backend": "ftp://x"}"#), "", &http(), None);
+        assert!(errs[0].fatal && errs[0].param == "backend");
+    }
+
+    #[test]
+    fn a_narrower_range_moves_the_default_inside_it() {
+        let file =
+            r#"{"params": {"temperature": {"min": 1, "max": 1.5}, "max_tokens": {"max": 100.5}}}"#;
+        let (c, errs) = AppConfig::resolve(Some(file), "", &http(), None);
+        assert_eq!(c.param_limits.temperature, 1.0..=1.5);
+        assert_eq!(c.param_defaults.temperature, "1");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].param, "params.max_tokens");
+        let subprotocol = r#"{"auth": {"token": "abc", "via": "subprotocol"}}"#;
+        let (c, _) = AppConfig::resolve(Some(subprotocol), "", &http(), None);
+        assert_eq!(c.endpoint().subprotocol(), Some("abc"));
+        assert_eq!(c.endpoint().url("ws://h/ws".into()), "ws://h/ws");
     }
 
     #[test]

@@ -17,5 +17,12 @@ mod ui;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(ui::app::App);
+    // The runtime configuration comes first: one request for config.json
+    // (absent is fine), then the app.
+    wasm_bindgen_futures::spawn_local(async {
+        let config_file = ui::app::fetch_config_file().await;
+        leptos::mount::mount_to_body(move || {
+            leptos::view! { <ui::app::App config_file/> }
+        });
+    });
 }

@@ -55,35 +55,56 @@ pub fn parse_u32(raw: &str, range: &RangeInclusive<u32>) -> Result<u32, String> 
     }
 }
 
+/// The ranges the controls accept: the protocol's, or narrower ones from
+/// the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamLimits {
+    pub temperature: RangeInclusive<f32>,
+    pub top_p: RangeInclusive<f32>,
+    pub max_tokens: RangeInclusive<u32>,
+    pub repetition_penalty: RangeInclusive<f32>,
+}
+
+impl Default for ParamLimits {
+    fn default() -> Self {
+        Self {
+            temperature: TEMPERATURE,
+            top_p: TOP_P,
+            max_tokens: MAX_TOKENS,
+            repetition_penalty: REPETITION_PENALTY,
+        }
+    }
+}
+
 impl ParamInputs {
-    pub fn temperature(&self) -> Result<f32, String> {
-        parse_f32(&self.temperature, &TEMPERATURE)
+    pub fn temperature(&self, l: &ParamLimits) -> Result<f32, String> {
+        parse_f32(&self.temperature, &l.temperature)
     }
 
-    pub fn top_p(&self) -> Result<f32, String> {
-        parse_f32(&self.top_p, &TOP_P)
+    pub fn top_p(&self, l: &ParamLimits) -> Result<f32, String> {
+        parse_f32(&self.top_p, &l.top_p)
     }
 
-    pub fn max_tokens(&self) -> Result<u32, String> {
-        parse_u32(&self.max_tokens, &MAX_TOKENS)
+    pub fn max_tokens(&self, l: &ParamLimits) -> Result<u32, String> {
+        parse_u32(&self.max_tokens, &l.max_tokens)
     }
 
-    pub fn repetition_penalty(&self) -> Result<Option<f32>, String> {
+    pub fn repetition_penalty(&self, l: &ParamLimits) -> Result<Option<f32>, String> {
         if self.repetition_penalty.trim().is_empty() {
             return Ok(None);
         }
-        parse_f32(&self.repetition_penalty, &REPETITION_PENALTY).map(Some)
+        parse_f32(&self.repetition_penalty, &l.repetition_penalty).map(Some)
     }
 
     /// The parameters for a request, or the first control that is invalid.
-    pub fn to_params(&self) -> Result<Params, String> {
+    pub fn to_params(&self, l: &ParamLimits) -> Result<Params, String> {
         let temperature = self
-            .temperature()
+            .temperature(l)
             .map_err(|e| format!("temperature: {e}"))?;
-        let top_p = self.top_p().map_err(|e| format!("top_p: {e}"))?;
-        let max_tokens = self.max_tokens().map_err(|e| format!("max_tokens: {e}"))?;
+        let top_p = self.top_p(l).map_err(|e| format!("top_p: {e}"))?;
+        let max_tokens = self.max_tokens(l).map_err(|e| format!("max_tokens: {e}"))?;
         let repetition_penalty = self
-            .repetition_penalty()
+            .repetition_penalty(l)
             .map_err(|e| format!("repetition_penalty: {e}"))?;
         Ok(Params {
             temperature: Some(temperature),
@@ -131,14 +152,32 @@ impl Field {
         }
     }
 
-    /// `(min, max, step)` for the input element.
-    pub fn bounds(self) -> (&'static str, &'static str, &'static str) {
+    /// The name in configuration and URL parameters.
+    pub fn key(self) -> &'static str {
         match self {
-            Field::Temperature => ("0", "2", "0.1"),
-            Field::TopP => ("0", "1", "0.05"),
-            Field::MaxTokens => ("1", "32768", "1"),
-            Field::RepetitionPenalty => ("0.5", "2", "0.05"),
+            Field::Temperature => "temperature",
+            Field::TopP => "top_p",
+            Field::MaxTokens => "max_tokens",
+            Field::RepetitionPenalty => "repetition_penalty",
         }
+    }
+
+    /// `(min, max, step)` for the input element.
+    pub fn bounds(self, l: &ParamLimits) -> (String, String, &'static str) {
+        let f = |r: &RangeInclusive<f32>| (r.start().to_string(), r.end().to_string());
+        let ((min, max), step) = match self {
+            Field::Temperature => (f(&l.temperature), "0.1"),
+            Field::TopP => (f(&l.top_p), "0.05"),
+            Field::MaxTokens => (
+                (
+                    l.max_tokens.start().to_string(),
+                    l.max_tokens.end().to_string(),
+                ),
+                "1",
+            ),
+            Field::RepetitionPenalty => (f(&l.repetition_penalty), "0.05"),
+        };
+        (min, max, step)
     }
 
     pub fn get(self, p: &ParamInputs) -> &str {
@@ -160,12 +199,34 @@ impl Field {
     }
 
     /// Why the current text is refused, if it is.
-    pub fn problem(self, p: &ParamInputs) -> Option<String> {
+    pub fn problem(self, p: &ParamInputs, l: &ParamLimits) -> Option<String> {
         match self {
-            Field::Temperature => p.temperature().err(),
-            Field::TopP => p.top_p().err(),
-            Field::MaxTokens => p.max_tokens().err(),
-            Field::RepetitionPenalty => p.repetition_penalty().err(),
+            Field::Temperature => p.temperature(l).err(),
+            Field::TopP => p.top_p(l).err(),
+            Field::MaxTokens => p.max_tokens(l).err(),
+            Field::RepetitionPenalty => p.repetition_penalty(l).err(),
+        }
+    }
+
+    /// The protocol's own range for the field (configured ranges must lie
+    /// within it), as `f64` for checking configuration.
+    pub fn protocol_range(self) -> RangeInclusive<f64> {
+        let f = |r: RangeInclusive<f32>| f64::from(*r.start())..=f64::from(*r.end());
+        match self {
+            Field::Temperature => f(TEMPERATURE),
+            Field::TopP => f(TOP_P),
+            Field::MaxTokens => f64::from(*MAX_TOKENS.start())..=f64::from(*MAX_TOKENS.end()),
+            Field::RepetitionPenalty => f(REPETITION_PENALTY),
+        }
+    }
+
+    /// Narrows `l` for this field to `min..=max` (already checked).
+    pub fn set_range(self, l: &mut ParamLimits, min: f64, max: f64) {
+        match self {
+            Field::Temperature => l.temperature = min as f32..=max as f32,
+            Field::TopP => l.top_p = min as f32..=max as f32,
+            Field::MaxTokens => l.max_tokens = min as u32..=max as u32,
+            Field::RepetitionPenalty => l.repetition_penalty = min as f32..=max as f32,
         }
     }
 
@@ -184,17 +245,23 @@ mod tests {
         let mut p = ParamInputs::default();
         for f in Field::ALL {
             f.set(&mut p, String::new());
-            assert_eq!(f.problem(&p).is_none(), f.optional(), "{f:?}");
+            assert_eq!(
+                f.problem(&p, &ParamLimits::default()).is_none(),
+                f.optional(),
+                "{f:?}"
+            );
             f.set(&mut p, "x".into());
             assert_eq!(f.get(&p), "x");
-            assert!(f.problem(&p).is_some(), "{f:?}");
+            assert!(f.problem(&p, &ParamLimits::default()).is_some(), "{f:?}");
         }
         assert_eq!(Field::TopP.test_id(), "top-p");
     }
 
     #[test]
     fn defaults_are_valid() {
-        let p = ParamInputs::default().to_params().unwrap();
+        let p = ParamInputs::default()
+            .to_params(&ParamLimits::default())
+            .unwrap();
         assert_eq!(p.temperature, Some(0.7));
         assert_eq!(p.top_p, Some(0.9));
         assert_eq!(p.max_tokens, Some(512));
@@ -211,7 +278,7 @@ mod tests {
                 max_tokens: m.into(),
                 repetition_penalty: String::new(),
             }
-            .to_params()
+            .to_params(&ParamLimits::default())
             .unwrap_err()
         };
         assert!(bad("2.5", "0.9", "10").starts_with("temperature"));
@@ -227,6 +294,30 @@ mod tests {
     }
 
     #[test]
+    fn configured_ranges_narrow_the_controls() {
+        let mut l = ParamLimits::default();
+        Field::Temperature.set_range(&mut l, 0.0, 1.0);
+        Field::MaxTokens.set_range(&mut l, 16.0, 1024.0);
+        let p = ParamInputs {
+            temperature: "1.5".into(),
+            ..ParamInputs::default()
+        };
+        assert_eq!(
+            Field::Temperature.problem(&p, &l).unwrap(),
+            "between 0 and 1"
+        );
+        assert!(Field::Temperature
+            .problem(&p, &ParamLimits::default())
+            .is_none());
+        assert_eq!(
+            Field::MaxTokens.bounds(&l),
+            ("16".to_string(), "1024".to_string(), "1")
+        );
+        assert_eq!(l.max_tokens, 16..=1024);
+        assert_eq!(Field::TopP.protocol_range(), 0.0..=1.0);
+    }
+
+    #[test]
     fn bounds_and_whitespace_are_accepted() {
         let p = ParamInputs {
             temperature: " 2 ".into(),
@@ -234,7 +325,7 @@ mod tests {
             max_tokens: "32768".into(),
             repetition_penalty: "1.1".into(),
         }
-        .to_params()
+        .to_params(&ParamLimits::default())
         .unwrap();
         assert_eq!(
             (p.temperature, p.top_p, p.max_tokens, p.repetition_penalty),
@@ -245,7 +336,7 @@ mod tests {
             ..ParamInputs::default()
         };
         assert!(bad
-            .to_params()
+            .to_params(&ParamLimits::default())
             .unwrap_err()
             .starts_with("repetition_penalty"));
     }

@@ -12,6 +12,7 @@ use futures::{select_biased, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message as WsMessage, State as WsState};
 use gloo_timers::future::TimeoutFuture;
 
+use crate::config::Endpoint;
 use crate::conn_state::ConnState;
 use crate::protocol::{Decoded, Dialect, EndReason, Event, Turn};
 use crate::reconnect::Backoff;
@@ -64,9 +65,9 @@ impl Link {
 
 type Emit = Rc<dyn Fn(LinkEvent)>;
 
-pub fn spawn(base_url: String, dialect: Dialect, emit: impl Fn(LinkEvent) + 'static) -> Link {
+pub fn spawn(endpoint: Endpoint, dialect: Dialect, emit: impl Fn(LinkEvent) + 'static) -> Link {
     let (tx, rx) = unbounded();
-    leptos::task::spawn_local(supervise(base_url, dialect, rx, Rc::new(emit)));
+    leptos::task::spawn_local(supervise(endpoint, dialect, rx, Rc::new(emit)));
     Link { tx }
 }
 
@@ -86,7 +87,7 @@ enum Outcome {
 }
 
 async fn supervise(
-    base_url: String,
+    endpoint: Endpoint,
     mut dialect: Dialect,
     mut rx: UnboundedReceiver<Command>,
     emit: Emit,
@@ -102,8 +103,16 @@ async fn supervise(
                 retry_in_ms: 0,
             }
         }));
-        let url = dialect.socket_url(&base_url);
-        let outcome = run_connection(&url, &mut dialect, &mut rx, &emit, &mut backoff).await;
+        let url = endpoint.url(dialect.socket_url(&endpoint.base));
+        let outcome = run_connection(
+            &url,
+            endpoint.subprotocol(),
+            &mut dialect,
+            &mut rx,
+            &emit,
+            &mut backoff,
+        )
+        .await;
         dialect.on_close();
         match outcome {
             Outcome::AppGone => return,
@@ -224,14 +233,23 @@ impl Conn<'_> {
 
 async fn run_connection(
     url: &str,
+    subprotocol: Option<&str>,
     dialect: &mut Dialect,
     rx: &mut UnboundedReceiver<Command>,
     emit: &Emit,
     backoff: &mut Backoff,
 ) -> Outcome {
-    let mut ws = match WebSocket::open(url) {
+    let opened = match subprotocol {
+        Some(p) => WebSocket::open_with_protocol(url, p),
+        None => WebSocket::open(url),
+    };
+    let mut ws = match opened {
         Ok(ws) => ws,
-        Err(e) => return Outcome::Fatal(format!("cannot open {url}: {e}")),
+        // The URL may carry a token: name the backend without it.
+        Err(e) => {
+            let shown = url.split('?').next().unwrap_or(url);
+            return Outcome::Fatal(format!("cannot open {shown}: {e}"));
+        }
     };
     let opened = {
         let mut ready = futures::future::poll_fn(|cx| ws.poll_ready_unpin(cx)).fuse();

@@ -101,6 +101,11 @@ struct Args {
     /// `https://wiki.corp`; repeatable; default `'self'`.
     #[arg(long = "frame-ancestor")]
     frame_ancestors: Vec<String>,
+    /// Serve this file as the app's `/config.json` (runtime configuration:
+    /// backend, protocol, defaults, title, theme…; see
+    /// docs/configuration.md). Without it, `DIST/config.json` if present.
+    #[arg(long, value_name = "FILE")]
+    app_config: Option<PathBuf>,
     /// Serve an OpenAI-compatible API (/v1/models, /v1/chat/completions)
     /// over the engine, for other tools (no key: bind it to loopback).
     #[arg(long)]
@@ -209,6 +214,7 @@ async fn serve(args: Args) -> Result<(), String> {
         dist,
         connect_src: args.connect_src.clone(),
         frame_ancestors: args.frame_ancestors.clone(),
+        app_config: args.app_config.clone(),
     });
     let app = router(state, site);
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))

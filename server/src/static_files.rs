@@ -2,12 +2,13 @@
 //! on-the-fly compression otherwise, cache headers that suit trunk's
 //! hashed file names, and a strict Content-Security-Policy.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::http::{header, HeaderValue, Request};
+use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
@@ -21,6 +22,9 @@ pub struct Site {
     pub connect_src: Vec<String>,
     /// Who may frame the app (`frame-ancestors`); `'self'` when empty.
     pub frame_ancestors: Vec<String>,
+    /// A file served as `/config.json` (the app's runtime configuration),
+    /// read on each request; otherwise `dist/config.json` if there is one.
+    pub app_config: Option<PathBuf>,
 }
 
 impl Site {
@@ -29,6 +33,7 @@ impl Site {
             dist,
             connect_src: Vec::new(),
             frame_ancestors: Vec::new(),
+            app_config: None,
         }
     }
 
@@ -58,16 +63,53 @@ pub fn serve(app: Router, site: Site) -> Router {
     let csp = HeaderValue::from_str(&site.content_security_policy())
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let csp = Arc::new(csp);
-    let files = ServeDir::new(site.dist)
+    let files = ServeDir::new(&site.dist)
         .precompressed_br()
         .precompressed_gzip()
         .append_index_html_on_directories(true);
+    // The app asks for config.json at start: the configured file, else
+    // the one in dist, else an empty configuration (not a 404).
+    let config = site
+        .app_config
+        .clone()
+        .unwrap_or_else(|| site.dist.join("config.json"));
+    let explicit = site.app_config.is_some();
+    let app = app.route(
+        "/config.json",
+        get(move || {
+            let path = config.clone();
+            async move { app_config(&path, explicit).await }
+        }),
+    );
     app.fallback_service(files)
         .layer(middleware::from_fn(move |req, next| {
             let csp = Arc::clone(&csp);
             async move { site_headers(req, next, &csp).await }
         }))
         .layer(CompressionLayer::new())
+}
+
+/// `config.json` as it is now on disk; `{}` when there is none (a file
+/// named with `--app-config` that cannot be read is an error).
+async fn app_config(path: &Path, explicit: bool) -> Response {
+    let json = |body: Vec<u8>| {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
+    };
+    match tokio::fs::read(path).await {
+        Ok(body) => json(body),
+        Err(e) if explicit || e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the app config");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(_) => json(b"{}".to_vec()),
+    }
 }
 
 /// Hashed assets never change; `index.html` and anything unhashed must be

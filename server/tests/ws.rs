@@ -517,6 +517,23 @@ async fn static_files_are_served_compressed_with_cache_headers() {
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..4], b"\0asm");
 
+    // No config.json anywhere: an empty configuration, not a 404 (the app
+    // asks for it at every start); then dist's own file.
+    let config = |app: axum::Router| async move {
+        let res = app
+            .oneshot(Request::get("/config.json").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    };
+    assert_eq!(config(app.clone()).await, "{}");
+    std::fs::write(dir.join("config.json"), r#"{"title":"dist"}"#).unwrap();
+    assert_eq!(config(app.clone()).await, r#"{"title":"dist"}"#);
+
     let res = app
         .oneshot(Request::get("/debug/replies").body(Body::empty()).unwrap())
         .await

@@ -109,20 +109,84 @@ fn stop_note(kind: StopKind) -> Option<&'static str> {
     }
 }
 
-#[component]
-pub fn App() -> impl IntoView {
-    let query = window().location().search().unwrap_or_default();
-    let (config, errors) = AppConfig::from_query(&query, &page_location());
+/// `config.json` next to `index.html`: its text, `None` when there is
+/// none (404 or no server, as for a `file:` page), `Err` when it could not
+/// be read.
+pub async fn fetch_config_file() -> Result<Option<String>, String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let Ok(res) = JsFuture::from(window().fetch_with_str("config.json")).await else {
+        return Ok(None);
+    };
+    let Ok(res) = res.dyn_into::<web_sys::Response>() else {
+        return Ok(None);
+    };
+    match res.status() {
+        200..=299 => {}
+        404 => return Ok(None),
+        status => return Err(format!("HTTP {status}")),
+    }
+    let text = res
+        .text()
+        .map_err(|_| "unreadable body".to_string())
+        .map(JsFuture::from)?
+        .await
+        .map_err(|_| "unreadable body".to_string())?;
+    Ok(text.as_string())
+}
+
+/// What the page shows first: the title, theme, language and layout the
+/// configuration asks for.
+fn apply_to_page(config: &AppConfig) {
+    document().set_title(&config.title);
     if let Some(root) = document().document_element() {
         let _ = root.set_attribute("lang", config.lang.as_str());
+        let _ = root.set_attribute("data-theme", config.theme.as_str());
+        if config.embed {
+            let _ = root.set_attribute("data-embed", "");
+        }
     }
+}
+
+#[component]
+pub fn App(
+    /// `config.json` as fetched (see [`fetch_config_file`]).
+    config_file: Result<Option<String>, String>,
+) -> impl IntoView {
+    let query = window().location().search().unwrap_or_default();
+    let browser_lang = window().navigator().language();
+    let (file, file_error) = match config_file {
+        Ok(file) => (file, None),
+        Err(e) => (None, Some(e)),
+    };
+    let (config, mut errors) = AppConfig::resolve(
+        file.as_deref(),
+        &query,
+        &page_location(),
+        browser_lang.as_deref(),
+    );
+    if let Some(e) = file_error {
+        errors.insert(
+            0,
+            ConfigError {
+                param: "(file)".into(),
+                value: String::new(),
+                reason: format!("could not be read ({e}); using the defaults"),
+                fatal: false,
+                source: crate::config::Source::File,
+            },
+        );
+    }
+    apply_to_page(&config);
+    let limits = StoredValue::new(config.param_limits.clone());
+    let to_params = move |p: &ParamInputs| limits.with_value(|l| p.to_params(l));
 
     let chat = Chat::new();
     let conn = RwSignal::new(ConnState::Connecting);
     let convs = Conversations::open(chat);
     convs.start_saving();
     provide_context(convs);
-    let inputs = RwSignal::new(restore_params().unwrap_or_default());
+    let inputs = RwSignal::new(restore_params().unwrap_or_else(|| config.param_defaults.clone()));
     // The parameter controls are kept as typed (an effect: syncing with
     // storage, the outside world).
     Effect::new(move |_| inputs.with(keep_params));
@@ -160,7 +224,7 @@ pub fn App() -> impl IntoView {
             None
         }
         None => Some(transport::spawn(
-            config.backend.clone(),
+            config.endpoint(),
             dialect,
             move |ev| match ev {
                 LinkEvent::State(s) => conn.set(s),
@@ -193,7 +257,7 @@ pub fn App() -> impl IntoView {
             Some("Waiting for the backend to finish the stopped reply".to_string())
         } else if chat.is_busy() {
             Some("A reply is in progress".to_string())
-        } else if let Err(e) = inputs.with(ParamInputs::to_params) {
+        } else if let Err(e) = inputs.with(to_params) {
             Some(format!("Fix the parameters first ({e})"))
         } else if let Some(e) = settings.problem(&caps) {
             Some(format!("Fix the backend settings first ({e})"))
@@ -214,9 +278,7 @@ pub fn App() -> impl IntoView {
     };
     // Sends the reply just begun in `chat` (messages: what to send).
     let send_turn = move |reply_id: String, messages, image: Option<String>| {
-        let params = inputs
-            .with_untracked(ParamInputs::to_params)
-            .unwrap_or_default();
+        let params = inputs.with_untracked(to_params).unwrap_or_default();
         let model = settings.model.get_untracked();
         let model = (caps.model_choice && !model.is_empty()).then_some(model);
         chat.set_reply_params(params, model.clone());
@@ -272,9 +334,7 @@ pub fn App() -> impl IntoView {
         send_turn(reply_id, messages, image);
     };
     let can_send_again = Signal::derive(move || {
-        conn.with(ConnState::is_open)
-            && !chat.is_busy()
-            && inputs.with(ParamInputs::to_params).is_ok()
+        conn.with(ConnState::is_open) && !chat.is_busy() && inputs.with(to_params).is_ok()
     });
     provide_context(ReplyActions {
         continue_reply: Callback::new(move |()| {
@@ -345,17 +405,30 @@ pub fn App() -> impl IntoView {
         }
     };
 
+    let embed = config.embed;
+    // Embedded: the settings open from a button instead of a side column.
+    let settings_open = RwSignal::new(!embed);
+    let logo = config.logo.clone();
+    let title = config.title.clone();
     view! {
-        <div class="app">
+        <div class="app" class:embed=embed>
             <header class="top">
-                <h1>"chatwire"</h1>
+                <h1 data-testid="app-title">
+                    {logo.map(|l| view! { <span class="logo" data-testid="app-logo" aria-hidden="true">{l}</span> })}
+                    {title}
+                </h1>
+                {embed.then(|| view! {
+                    <button type="button" class="secondary settings-toggle" data-testid="settings-toggle"
+                        aria-expanded=move || settings_open.get().to_string() aria-controls="settings"
+                        on:click=move |_| settings_open.update(|o| *o = !*o)>"Settings"</button>
+                })}
                 <ConnectionStatus state=conn notice=chat.notice/>
                 {move || chat.info.get().map(|i| view! { <p class="backend-info" data-testid="backend-notice">{i}</p> })}
             </header>
             <ConfigErrors errors/>
             {move || convs.notice.get().map(|n| view! { <p class="storage-notice" data-testid="storage-notice" role="alert">{n}</p> })}
             <div class="layout">
-                <ConversationList convs/>
+                {(!embed).then(|| view! { <ConversationList convs/> })}
                 <div class="transcript-wrap">
                     <section class="transcript" aria-label="Conversation" data-testid="transcript" node_ref=follow.el
                         on:scroll=move |_| follow.on_scroll()
@@ -370,8 +443,8 @@ pub fn App() -> impl IntoView {
                         {move || chat.announcement.get()}
                     </div>
                 </div>
-                <aside class="side">
-                    <ParamsPanel inputs caps/>
+                <aside class="side" id="settings" data-testid="settings" hidden=move || !settings_open.get()>
+                    <ParamsPanel inputs caps limits=config.param_limits.clone()/>
                     <BackendPanel caps protocol=config.protocol.as_str() models=config.models.clone()
                         settings on_clear_session/>
                     <div class="conversation-actions"><ImportButton chat/><ExportButton chat/></div>

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::params::{Field, ParamInputs};
+use crate::params::{Field, ParamInputs, ParamLimits};
 use crate::protocol::Capabilities;
 
 /// Whether the backend's dialect carries this parameter.
@@ -16,25 +16,36 @@ pub fn applies(field: Field, caps: &Capabilities) -> bool {
 /// Parameters the backend's dialect does not carry are shown as not
 /// applicable instead of being dropped silently.
 #[component]
-pub fn ParamsPanel(inputs: RwSignal<ParamInputs>, caps: Capabilities) -> impl IntoView {
+pub fn ParamsPanel(
+    inputs: RwSignal<ParamInputs>,
+    caps: Capabilities,
+    /// The accepted ranges (the protocol's or the configuration's).
+    limits: ParamLimits,
+) -> impl IntoView {
     view! {
         <form class="params" aria-label="Generation parameters" on:submit=|ev| ev.prevent_default()>
             <h2>"Parameters"</h2>
-            {Field::ALL.into_iter().map(|f| view! { <ParamField field=f inputs applicable=applies(f, &caps)/> }).collect_view()}
+            {Field::ALL.into_iter().map(|f| view! { <ParamField field=f inputs applicable=applies(f, &caps) limits=limits.clone()/> }).collect_view()}
         </form>
     }
 }
 
 #[component]
-fn ParamField(field: Field, inputs: RwSignal<ParamInputs>, applicable: bool) -> impl IntoView {
-    let (min, max, step) = field.bounds();
-    let problem = Memo::new(move |_| inputs.with(|p| field.problem(p)));
+fn ParamField(
+    field: Field,
+    inputs: RwSignal<ParamInputs>,
+    applicable: bool,
+    limits: ParamLimits,
+) -> impl IntoView {
+    let (min, max, step) = field.bounds(&limits);
+    let range = format!(" ({min}–{max})");
+    let problem = Memo::new(move |_| inputs.with(|p| field.problem(p, &limits)));
     let id = format!("param-{}", field.test_id());
     let err_id = format!("{id}-error");
     view! {
         <div class="field" class:invalid=move || applicable && problem.with(Option::is_some)
             class:not-applicable=!applicable data-applicable=applicable.to_string()>
-            <label for=id.clone()>{field.label()}<span class="range">{format!(" ({min}–{max})")}</span></label>
+            <label for=id.clone()>{field.label()}<span class="range">{range}</span></label>
             <input id=id type="number" inputmode="decimal" min=min max=max step=step
                 placeholder=if field.optional() { "not set" } else { "" }
                 disabled=!applicable
