@@ -497,6 +497,102 @@ impl Chat {
         Some(messages)
     }
 
+    /// Regenerate: asks again for the last reply, finished or not,
+    /// replacing it. Returns the messages to send.
+    pub fn regenerate(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
+        if self.is_busy_untracked() {
+            return None;
+        }
+        let m = self.messages.with_untracked(|v| {
+            v.last()
+                .filter(|m| {
+                    m.role == Role::Assistant && m.status.get_untracked() != Status::Pending
+                })
+                .cloned()
+        })?;
+        let messages = self.history_before(Some(m.id));
+        messages.last().filter(|x| x.role == Role::User)?;
+        m.text.set(String::new());
+        self.restart(m, reply_id);
+        Some(messages)
+    }
+
+    /// Removes the messages at `range` (saved removals included).
+    fn remove_range(&self, range: std::ops::Range<usize>) {
+        let mut keys = Vec::new();
+        self.messages.update(|v| {
+            keys.extend(v.drain(range).map(|m| m.key));
+        });
+        self.removed.update_value(|r| r.extend(keys));
+    }
+
+    /// Where turn `i` ends: the index of the next user message after it.
+    fn turn_end(v: &[Message], i: usize) -> usize {
+        v.iter()
+            .skip(i + 1)
+            .position(|m| m.role == Role::User)
+            .map_or(v.len(), |p| i + 1 + p)
+    }
+
+    /// Edit and resend: user message `id` gets `text`, every message after
+    /// it goes, and a new reply starts. Returns the messages to send and
+    /// the message's image.
+    pub fn edit_and_resend(
+        &self,
+        id: u64,
+        text: &str,
+        reply_id: String,
+    ) -> Option<(Vec<ChatMessage>, Option<String>)> {
+        if self.is_busy_untracked() || text.trim().is_empty() {
+            return None;
+        }
+        let (i, user) = self.messages.with_untracked(|v| {
+            v.iter()
+                .enumerate()
+                .find(|(_, m)| m.id == id && m.role == Role::User)
+                .map(|(i, m)| (i, m.clone()))
+        })?;
+        let len = self.messages.with_untracked(Vec::len);
+        self.remove_range(i + 1..len);
+        user.text.set(text.to_owned());
+        user.status.set(Status::Done);
+        user.note.set(None);
+        user.error.set(None);
+        self.touch(&user);
+        let mut messages = self.history_before(Some(user.id));
+        messages.push(ChatMessage {
+            role: Role::User,
+            content: text.to_owned(),
+        });
+        let reply = self.push(Role::Assistant, String::new(), Status::Streaming, None);
+        self.activate(reply, reply_id);
+        Some((messages, user.image.clone()))
+    }
+
+    /// Deletes the turn message `id` belongs to: its user message and the
+    /// replies up to the next user message. Not while a reply streams.
+    pub fn delete_turn(&self, id: u64) -> bool {
+        if self.is_busy_untracked() {
+            return false;
+        }
+        let range = self.messages.with_untracked(|v| {
+            let at = v.iter().position(|m| m.id == id)?;
+            // A reply belongs to the user message before it.
+            let start = v[..=at]
+                .iter()
+                .rposition(|m| m.role == Role::User)
+                .unwrap_or(at);
+            Some(start..Self::turn_end(v, start))
+        });
+        match range {
+            Some(r) => {
+                self.remove_range(r);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// An unfinished reply streams again as `reply_id`.
     fn restart(&self, m: Message, reply_id: String) {
         m.status.set(Status::Streaming);
@@ -1003,6 +1099,114 @@ mod tests {
         let sent = chat.continue_reply("r6".into()).unwrap();
         assert_eq!(sent[sent.len() - 2].content, "fresh");
         assert_eq!(sent[sent.len() - 2].role, Role::Assistant);
+    }
+
+    fn texts(chat: &Chat) -> Vec<(Role, String)> {
+        chat.messages
+            .get_untracked()
+            .iter()
+            .map(|m| (m.role, m.text.get_untracked()))
+            .collect()
+    }
+
+    fn finished_turn(chat: &Chat, q: &str, a: &str, r: &str) {
+        chat.begin_turn(q, None, r.into());
+        chat.apply(token(r, a));
+        chat.apply(end(r, EndReason::Complete));
+    }
+
+    #[test]
+    fn regenerate_replaces_the_last_reply_finished_or_not() {
+        let chat = Chat::new();
+        assert!(
+            chat.regenerate("r0".into()).is_none(),
+            "nothing to regenerate"
+        );
+        finished_turn(&chat, "q1", "a1", "r1");
+        finished_turn(&chat, "q2", "a2", "r2");
+        let reply = last(&chat);
+        let sent = chat.regenerate("r3".into()).unwrap();
+        let sent: Vec<_> = sent.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(sent, ["q1", "a1", "q2"]);
+        assert!(busy(&chat));
+        assert!(
+            chat.regenerate("r4".into()).is_none(),
+            "not while streaming"
+        );
+        chat.apply(token("r3", "b2"));
+        chat.apply(end("r3", EndReason::Complete));
+        assert_eq!(reply.text.get_untracked(), "b2");
+        assert_eq!(chat.messages.get_untracked().len(), 4);
+    }
+
+    #[test]
+    fn edit_and_resend_replaces_everything_after_the_message() {
+        let chat = Chat::new();
+        finished_turn(&chat, "q1", "a1", "r1");
+        finished_turn(&chat, "q2", "a2", "r2");
+        finished_turn(&chat, "q3", "a3", "r3");
+        let _ = chat.take_removed();
+        let second = chat.messages.get_untracked()[2].clone();
+        let removed_keys: Vec<String> = chat.messages.get_untracked()[3..]
+            .iter()
+            .map(|m| m.key.clone())
+            .collect();
+        assert!(chat.edit_and_resend(second.id, "  ", "r4".into()).is_none());
+        let (sent, image) = chat
+            .edit_and_resend(second.id, "q2 edited", "r4".into())
+            .unwrap();
+        assert_eq!(image, None);
+        let sent: Vec<_> = sent.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(sent, ["q1", "a1", "q2 edited"]);
+        chat.apply(token("r4", "new a2"));
+        chat.apply(end("r4", EndReason::Complete));
+        assert_eq!(
+            texts(&chat),
+            [
+                (Role::User, "q1".to_string()),
+                (Role::Assistant, "a1".into()),
+                (Role::User, "q2 edited".into()),
+                (Role::Assistant, "new a2".into()),
+            ]
+        );
+        // The replaced messages are removed from storage too.
+        assert_eq!(chat.take_removed(), removed_keys);
+        assert!(chat
+            .take_changed()
+            .iter()
+            .any(|m| m.id == second.id && m.text.get_untracked() == "q2 edited"));
+        // Only user messages can be edited.
+        let reply_id = last(&chat).id;
+        assert!(chat.edit_and_resend(reply_id, "x", "r5".into()).is_none());
+    }
+
+    #[test]
+    fn delete_turn_removes_the_question_and_its_replies() {
+        let chat = Chat::new();
+        finished_turn(&chat, "q1", "a1", "r1");
+        finished_turn(&chat, "q2", "a2", "r2");
+        finished_turn(&chat, "q3", "a3", "r3");
+        let _ = chat.take_removed();
+        let v = chat.messages.get_untracked();
+        // From the reply: the whole turn goes.
+        assert!(chat.delete_turn(v[3].id));
+        assert_eq!(chat.take_removed(), [v[2].key.clone(), v[3].key.clone()]);
+        assert!(chat.delete_turn(v[0].id));
+        assert_eq!(
+            texts(&chat),
+            [
+                (Role::User, "q3".to_string()),
+                (Role::Assistant, "a3".into())
+            ]
+        );
+        assert!(!chat.delete_turn(9_999));
+        chat.begin_turn("q4", None, "r4".into());
+        assert!(!chat.delete_turn(v[4].id), "not while a reply streams");
+        // History now leaves the deleted turns out.
+        chat.apply(end("r4", EndReason::Complete));
+        let sent = chat.regenerate("r5".into()).unwrap();
+        let sent: Vec<_> = sent.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(sent, ["q3", "a3", "q4"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The conversation file: a conversation as JSON, for import (and, with
-//! the product issue, export). Decoding never panics and says what is
+//! The conversation file: a conversation as JSON, for export and import,
+//! and as Markdown, for reading. Decoding never panics and says what is
 //! wrong, naming the message.
 //!
 //! ```json
@@ -79,6 +79,44 @@ pub fn decode(text: &str) -> Result<Vec<FileMessage>, String> {
         .collect()
 }
 
+/// The conversation as Markdown, for reading and sharing: a heading per
+/// message naming who wrote it; replies keep their markdown as written,
+/// user messages are plain text (kept verbatim).
+pub fn to_markdown(title: &str, messages: &[FileMessage]) -> String {
+    let mut out = format!("# {}\n", title.trim());
+    for m in messages {
+        let who = match m.role {
+            Role::User => "You",
+            Role::Assistant => "Assistant",
+            Role::System => "System",
+        };
+        out.push_str(&format!("\n## {who}\n\n{}\n", m.content.trim_end()));
+    }
+    out
+}
+
+/// A file name from the conversation's title: letters, digits (any
+/// script) and dashes; `chatwire-conversation` when nothing is left.
+pub fn file_stem(title: &str) -> String {
+    let mut stem = String::new();
+    for c in title.chars() {
+        if c.is_alphanumeric() {
+            stem.extend(c.to_lowercase());
+        } else if !stem.is_empty() && !stem.ends_with('-') {
+            stem.push('-');
+        }
+        if stem.chars().count() >= 60 {
+            break;
+        }
+    }
+    let stem = stem.trim_matches('-');
+    if stem.is_empty() {
+        "chatwire-conversation".into()
+    } else {
+        stem.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +134,27 @@ mod tests {
             },
         ];
         assert_eq!(decode(&encode(messages.clone())).unwrap(), messages);
+    }
+
+    #[test]
+    fn markdown_export_and_file_names() {
+        let messages = vec![
+            FileMessage {
+                role: Role::User,
+                content: "Sort a list?".into(),
+            },
+            FileMessage {
+                role: Role::Assistant,
+                content: "Use `sorted`:\n\n```python\nsorted(xs)\n```\n".into(),
+            },
+        ];
+        assert_eq!(
+            to_markdown("Python help", &messages),
+            "# Python help\n\n## You\n\nSort a list?\n\n## Assistant\n\nUse `sorted`:\n\n```python\nsorted(xs)\n```\n"
+        );
+        assert_eq!(file_stem("Python help: sort?"), "python-help-sort");
+        assert_eq!(file_stem("你好 世界"), "你好-世界");
+        assert_eq!(file_stem("  ?? "), "chatwire-conversation");
     }
 
     #[test]

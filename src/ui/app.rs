@@ -355,7 +355,29 @@ pub fn App(
                 send_turn(reply_id, messages, None);
             }
         }),
+        regenerate: Callback::new(move |()| {
+            if !can_send_again.get_untracked() {
+                return;
+            }
+            let reply_id = new_reply_id();
+            if let Some(messages) = chat.regenerate(reply_id.clone()) {
+                send_turn(reply_id, messages, None);
+            }
+        }),
+        edit: Callback::new(move |(id, text): (u64, String)| {
+            if !can_send_again.get_untracked() {
+                return;
+            }
+            let reply_id = new_reply_id();
+            if let Some((messages, image)) = chat.edit_and_resend(id, &text, reply_id.clone()) {
+                send_turn(reply_id, messages, image);
+            }
+        }),
+        delete_turn: Callback::new(move |id: u64| {
+            chat.delete_turn(id);
+        }),
         can_send: can_send_again,
+        can_delete: Signal::derive(move || !chat.is_busy()),
     });
     // A reply that was streaming when the page closed: resumed where the
     // stored text ends, or marked interrupted.

@@ -6,6 +6,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::chat::{Chat, Status};
 use crate::conversation_file;
 
+use super::conversations::Conversations;
 use super::follow::Follow;
 
 async fn read_text(file: web_sys::File) -> Result<String, String> {
@@ -98,10 +99,12 @@ fn download(name: &str, mime: &str, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Saves the finished messages as a conversation file (JSON).
+/// Saves the finished messages as a conversation file: JSON (to import
+/// again) or Markdown (to read and share).
 #[component]
 pub fn ExportButton(chat: Chat) -> impl IntoView {
-    let export = move |_| {
+    let convs = use_context::<Conversations>();
+    let export = move |markdown: bool| {
         let messages = chat.messages.with_untracked(|v| {
             v.iter()
                 .filter(|m| m.status.get_untracked() != Status::Streaming)
@@ -111,12 +114,29 @@ pub fn ExportButton(chat: Chat) -> impl IntoView {
                 })
                 .collect::<Vec<_>>()
         });
-        let json = conversation_file::encode(messages);
-        if let Err(e) = download("chatwire-conversation.json", "application/json", &json) {
+        let title = convs
+            .map(|c| c.current.with_untracked(|r| r.display_title().to_owned()))
+            .unwrap_or_else(|| "Conversation".into());
+        let stem = conversation_file::file_stem(&title);
+        let result = if markdown {
+            download(
+                &format!("{stem}.md"),
+                "text/markdown",
+                &conversation_file::to_markdown(&title, &messages),
+            )
+        } else {
+            download(
+                &format!("{stem}.json"),
+                "application/json",
+                &conversation_file::encode(messages),
+            )
+        };
+        if let Err(e) = result {
             chat.notice.set(Some(format!("Export failed: {e}")));
         }
     };
     view! {
-        <button type="button" class="secondary" data-testid="export-json" on:click=export>"Export JSON"</button>
+        <button type="button" class="secondary" data-testid="export-json" on:click=move |_| export(false)>"Export JSON"</button>
+        <button type="button" class="secondary" data-testid="export-markdown" on:click=move |_| export(true)>"Export Markdown"</button>
     }
 }

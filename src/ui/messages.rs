@@ -7,13 +7,64 @@ use crate::chat::{Chat, Message, Status};
 use super::clipboard::copy_with_feedback;
 use super::markdown_view::MarkdownBody;
 
-/// What the buttons on an unfinished reply do (provided by the app).
+/// What the message actions do (provided by the app).
 #[derive(Clone, Copy)]
 pub struct ReplyActions {
     pub continue_reply: Callback<()>,
     pub retry: Callback<()>,
+    /// Ask again for the last reply (finished).
+    pub regenerate: Callback<()>,
+    /// Resend user message `id` with new text (replies after it replaced).
+    pub edit: Callback<(u64, String)>,
+    /// Delete the turn a message belongs to.
+    pub delete_turn: Callback<u64>,
     /// Whether a new request can go out now.
     pub can_send: Signal<bool>,
+    /// Whether turns can be deleted now (no reply streaming).
+    pub can_delete: Signal<bool>,
+}
+
+/// Editing a sent user message: Enter (or Send) resends it, replacing the
+/// replies after it; Esc or Cancel closes the editor.
+#[component]
+fn MessageEditor(id: u64, editing: RwSignal<Option<String>>) -> impl IntoView {
+    let actions = use_context::<ReplyActions>();
+    let send = move || {
+        let (Some(a), Some(text)) = (actions, editing.get_untracked()) else {
+            return;
+        };
+        if text.trim().is_empty() || !a.can_send.get_untracked() {
+            return;
+        }
+        editing.set(None);
+        a.edit.run((id, text));
+    };
+    view! {
+        <div class="message-editor">
+            <textarea data-testid="edit-input" aria-label="Edit message" rows="3"
+                prop:value=move || editing.get().unwrap_or_default()
+                on:input=move |ev| editing.set(Some(event_target_value(&ev)))
+                on:keydown=move |ev| {
+                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229 {
+                        ev.prevent_default();
+                        send();
+                    } else if ev.key() == "Escape" {
+                        ev.stop_propagation();
+                        editing.set(None);
+                    }
+                }></textarea>
+            <div class="editor-actions">
+                <button type="button" class="send" data-testid="edit-send"
+                    prop:disabled=move || {
+                        editing.with(|t| t.as_deref().is_none_or(|t| t.trim().is_empty()))
+                            || actions.is_none_or(|a| !a.can_send.get())
+                    }
+                    on:click=move |_| send()>"Send"</button>
+                <button type="button" class="secondary" data-testid="edit-cancel"
+                    on:click=move |_| editing.set(None)>"Cancel"</button>
+            </div>
+        </div>
+    }
 }
 
 #[component]
@@ -56,6 +107,7 @@ fn on_body_click(ev: web_sys::MouseEvent) {
 fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
     let actions = use_context::<ReplyActions>();
     let Message {
+        id,
         role,
         text,
         status,
@@ -64,9 +116,17 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
         image,
         ..
     } = m;
+    // The text being edited (user messages), while the editor is open.
+    let editing = RwSignal::new(None::<String>);
     let body = match role {
         Role::Assistant => view! { <MarkdownBody text status/> }.into_any(),
-        _ => view! { <span class="text plain" data-testid="message-body">{move || text.get()}</span> }.into_any(),
+        _ => view! {
+            <Show when=move || editing.with(Option::is_none)
+                fallback=move || view! { <MessageEditor id editing/> }>
+                <span class="text plain" data-testid="message-body">{move || text.get()}</span>
+            </Show>
+        }
+        .into_any(),
     };
     let copy_message = move |ev: web_sys::MouseEvent| {
         if let Some(button) = ev
@@ -89,6 +149,31 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
                 {move || error.get().map(|e| view! { <p class="msg-error" data-testid="message-error">{e}</p> })}
                 <button type="button" class="msg-action" data-testid="copy-message" aria-label="Copy message"
                     on:click=copy_message>"Copy"</button>
+                {move || {
+                    let a = actions?;
+                    (role == Role::User && status.get() == Status::Done && editing.with(Option::is_none)).then(|| view! {
+                        <button type="button" class="msg-action" data-testid="edit-message"
+                            prop:disabled=move || !a.can_send.get()
+                            on:click=move |_| editing.set(Some(text.get_untracked()))>"Edit"</button>
+                    })
+                }}
+                {move || {
+                    let a = actions?;
+                    (role == Role::User).then(|| view! {
+                        <button type="button" class="msg-action" data-testid="delete-turn"
+                            aria-label="Delete this question and its reply"
+                            prop:disabled=move || !a.can_delete.get()
+                            on:click=move |_| a.delete_turn.run(id)>"Delete"</button>
+                    })
+                }}
+                {move || {
+                    let a = actions?;
+                    (role == Role::Assistant && is_last.get() && status.get() == Status::Done).then(|| view! {
+                        <button type="button" class="msg-action" data-testid="regenerate-reply"
+                            prop:disabled=move || !a.can_send.get()
+                            on:click=move |_| a.regenerate.run(())>"Regenerate"</button>
+                    })
+                }}
                 {move || {
                     let a = actions?;
                     let unfinished = role == Role::Assistant && is_last.get()
