@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::metrics::ReplyMetrics;
 use chatwire_protocol::{ChatMessage, Params, Role};
 use leptos::prelude::*;
 
@@ -90,6 +91,8 @@ pub struct Message {
     pub reply: StoredValue<Option<ReplyRef>>,
     /// The settings this reply was asked with.
     pub params: StoredValue<Option<(Params, Option<String>)>>,
+    /// The reply's figures (shown once it has ended).
+    pub metrics: StoredValue<Option<ReplyMetrics>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +115,7 @@ impl Message {
             created_ms: crate::clock::now_ms(),
             reply: StoredValue::new(None),
             params: StoredValue::new(None),
+            metrics: StoredValue::new(None),
         }
     }
 }
@@ -129,6 +133,7 @@ pub struct MessageData {
     pub image: Option<String>,
     pub reply: Option<ReplyRef>,
     pub params: Option<(Params, Option<String>)>,
+    pub metrics: Option<ReplyMetrics>,
 }
 
 impl Message {
@@ -144,6 +149,7 @@ impl Message {
             image: self.image.clone(),
             reply: self.reply.get_value(),
             params: self.params.get_value(),
+            metrics: self.metrics.get_value(),
         }
     }
 
@@ -160,6 +166,7 @@ impl Message {
             created_ms: d.created_ms,
             reply: StoredValue::new(d.reply),
             params: StoredValue::new(d.params),
+            metrics: StoredValue::new(d.metrics),
         }
     }
 
@@ -179,6 +186,7 @@ impl Message {
         }
         self.reply.set_value(d.reply);
         self.params.set_value(d.params);
+        self.metrics.set_value(d.metrics);
     }
 }
 
@@ -350,6 +358,9 @@ impl Chat {
     }
 
     fn activate(&self, message: Message, reply_id: String) {
+        message
+            .metrics
+            .set_value(Some(ReplyMetrics::new(crate::clock::now_ms())));
         message.reply.set_value(Some(ReplyRef {
             id: reply_id.clone(),
             seq: None,
@@ -665,6 +676,11 @@ impl Chat {
                         a.message.note.set(None);
                     }
                     a.message.text.update(|t| t.push_str(&text));
+                    let now = crate::clock::now_ms();
+                    a.message.metrics.update_value(|m| {
+                        m.get_or_insert_with(|| ReplyMetrics::new(now))
+                            .on_chunk(now)
+                    });
                     if seq.is_some() {
                         a.message.reply.update_value(|r| {
                             if let Some(r) = r {
@@ -687,8 +703,23 @@ impl Chat {
                     self.announcement.set("The reply was interrupted.".into());
                 }
             }
-            Event::End { reply, reason, .. } => {
+            Event::End {
+                reply,
+                reason,
+                usage,
+            } => {
                 if let Some(a) = self.active_for(&reply) {
+                    let finish = match reason {
+                        EndReason::Complete => "complete",
+                        EndReason::Length => "length",
+                        EndReason::Cancelled => "cancelled",
+                        EndReason::Failed => "failed",
+                    };
+                    Self::end_metrics(
+                        &a.message,
+                        finish,
+                        usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+                    );
                     let status = match reason {
                         _ if a.stop_requested => Status::Stopped,
                         EndReason::Complete => Status::Done,
@@ -733,7 +764,16 @@ impl Chat {
         }
     }
 
+    fn end_metrics(m: &Message, finish: &str, usage: Option<(u32, u32)>) {
+        let now = crate::clock::now_ms();
+        m.metrics.update_value(|x| {
+            x.get_or_insert_with(|| ReplyMetrics::new(now))
+                .on_end(now, finish, usage)
+        });
+    }
+
     fn fail(&self, a: &Active, message: String) {
+        Self::end_metrics(&a.message, "failed", None);
         a.message.error.set(Some(message));
         a.message.status.set(Status::Error);
         a.message.note.set(None);
@@ -1113,6 +1153,36 @@ mod tests {
         chat.begin_turn(q, None, r.into());
         chat.apply(token(r, a));
         chat.apply(end(r, EndReason::Complete));
+    }
+
+    #[test]
+    fn each_reply_records_its_figures() {
+        let chat = Chat::new();
+        chat.begin_turn("q", None, "r1".into());
+        let reply = last(&chat);
+        let m = reply.metrics.get_value().unwrap();
+        assert!(m.sent_ms > 0 && m.first_token_ms.is_none());
+        chat.apply(token("r1", "a"));
+        chat.apply(token("r1", "b"));
+        chat.apply(end("r1", EndReason::Complete));
+        let m = reply.metrics.get_value().unwrap();
+        assert_eq!(m.chunks, 2);
+        assert_eq!((m.prompt_tokens, m.completion_tokens), (Some(1), Some(2)));
+        assert_eq!(m.finish.as_deref(), Some("complete"));
+        assert!(m.sent_ms <= m.first_token_ms.unwrap() && m.first_token_ms <= m.ended_ms);
+        // Stored with the message, and reset when it is asked again.
+        assert_eq!(reply.data().metrics, Some(m));
+        chat.regenerate("r2".into()).unwrap();
+        assert_eq!(reply.metrics.get_value().unwrap().chunks, 0);
+        chat.apply(Event::Error {
+            reply: Some("r2".into()),
+            message: "boom".into(),
+            fatal: false,
+        });
+        assert_eq!(
+            reply.metrics.get_value().unwrap().finish.as_deref(),
+            Some("failed")
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod config;
 mod conn_state;
 mod conversation_file;
 mod markdown;
+mod metrics;
 mod params;
 mod protocol;
 mod reconnect;

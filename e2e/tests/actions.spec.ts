@@ -128,3 +128,29 @@ test('export as Markdown and JSON; the JSON imports back as the same conversatio
   expect(await rawText(chat.assistant.nth(1))).toBe(replies[1]);
   await expect(chat.user.locator('.text')).toHaveText(['Python help: sort a list !tokens=8 !tps=0', 'and reverse it? !tokens=8 !tps=0']);
 });
+
+test('each reply shows its figures: first-token time, speed, token counts, finish reason', async ({ chat, page, server }) => {
+  await chat.open();
+  await chat.say('measure me !tokens=20 !tps=50');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  const metrics = reply.getByTestId('reply-metrics');
+  await expect(metrics).toHaveAttribute('data-finish', 'complete');
+  const [record] = await server.replies();
+  await expect(metrics).toHaveAttribute('data-tokens', String(record.tokens_sent));
+  await expect(metrics).toHaveAttribute('data-prompt-tokens', /^[1-9]\d*$/);
+  const ttft = Number(await metrics.getAttribute('data-ttft-ms'));
+  expect(ttft).toBeGreaterThanOrEqual(0);
+  // The figures' exact values depend on timing (not asserted); their form does not.
+  await expect(metrics).toContainText(/^first token \d+\.\d\d s · \d+\.\d tok\/s · 20 tokens \(prompt \d+\) · complete$/);
+
+  // Cut short by max_tokens: the finish reason says so.
+  await page.getByTestId('max-tokens').fill('5');
+  await chat.say('longer !tokens=50 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  await expect(chat.assistant.last().getByTestId('reply-metrics')).toHaveAttribute('data-finish', 'length');
+  await expect(chat.assistant.last().getByTestId('reply-metrics')).toHaveAttribute('data-tokens', '5');
+  // Kept with the conversation.
+  await page.reload();
+  await expect(chat.assistant.first().getByTestId('reply-metrics')).toHaveAttribute('data-tokens', '20');
+});

@@ -131,6 +131,8 @@ struct MessageRecord {
     params: Option<Params>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metrics: Option<crate::metrics::ReplyMetrics>,
 }
 
 pub fn encode_message(m: &MessageData) -> String {
@@ -148,6 +150,7 @@ pub fn encode_message(m: &MessageData) -> String {
         seq: m.reply.as_ref().and_then(|r| r.seq),
         params: m.params.as_ref().map(|p| p.0),
         model: m.params.as_ref().and_then(|p| p.1.clone()),
+        metrics: m.metrics.clone(),
     };
     serde_json::to_string(&r).unwrap_or_default()
 }
@@ -195,6 +198,7 @@ pub fn decode_message(text: &str) -> Result<MessageData, RecordError> {
         image: r.image,
         reply: r.reply_id.map(|id| ReplyRef { id, seq: r.seq }),
         params: r.params.map(|p| (p, r.model)),
+        metrics: r.metrics,
     })
 }
 
@@ -440,6 +444,15 @@ mod tests {
                 },
                 Some("scripted".into()),
             )),
+            metrics: Some(crate::metrics::ReplyMetrics {
+                sent_ms: 1,
+                first_token_ms: Some(2),
+                ended_ms: Some(3),
+                chunks: 4,
+                prompt_tokens: Some(5),
+                completion_tokens: Some(6),
+                finish: Some("length".into()),
+            }),
         }
     }
 

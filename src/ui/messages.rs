@@ -114,6 +114,7 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
         error,
         note,
         image,
+        metrics,
         ..
     } = m;
     // The text being edited (user messages), while the editor is open.
@@ -147,6 +148,19 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
                 {move || (status.get() == Status::Stopped).then(|| view! { <p class="msg-note">"Stopped"</p> })}
                 {move || note.get().map(|n| view! { <p class="msg-note" data-testid="message-note">{n}</p> })}
                 {move || error.get().map(|e| view! { <p class="msg-error" data-testid="message-error">{e}</p> })}
+                {move || {
+                    // Read once the reply has ended (the status changes then).
+                    let ended = role == Role::Assistant && !matches!(status.get(), Status::Streaming | Status::Pending);
+                    let m = metrics.get_value().filter(|_| ended)?;
+                    let summary = m.summary();
+                    (!summary.is_empty()).then(|| view! {
+                        <p class="msg-metrics" data-testid="reply-metrics"
+                            data-ttft-ms=m.ttft_ms().map(|t| t.to_string())
+                            data-tokens=m.completion_tokens.map(|t| t.to_string())
+                            data-prompt-tokens=m.prompt_tokens.map(|t| t.to_string())
+                            data-finish=m.finish.clone()>{summary}</p>
+                    })
+                }}
                 <button type="button" class="msg-action" data-testid="copy-message" aria-label="Copy message"
                     on:click=copy_message>"Copy"</button>
                 {move || {

@@ -1,0 +1,135 @@
+//! Per-reply figures: time to first token, speed, token counts and why the
+//! reply ended. Measured in the browser (what the user waited), token
+//! counts from the backend where it reports them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplyMetrics {
+    /// When the request went out (ms since the epoch).
+    pub sent_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_token_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<u64>,
+    /// Text frames received (a frame may hold several tokens).
+    #[serde(default)]
+    pub chunks: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u32>,
+    /// `complete`, `length`, `cancelled` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish: Option<String>,
+}
+
+impl ReplyMetrics {
+    pub fn new(sent_ms: u64) -> Self {
+        Self {
+            sent_ms,
+            ..Self::default()
+        }
+    }
+
+    /// A piece of text arrived at `now_ms`.
+    pub fn on_chunk(&mut self, now_ms: u64) {
+        self.first_token_ms.get_or_insert(now_ms);
+        self.chunks += 1;
+    }
+
+    /// The reply ended at `now_ms`.
+    pub fn on_end(&mut self, now_ms: u64, finish: &str, usage: Option<(u32, u32)>) {
+        self.ended_ms = Some(now_ms);
+        self.finish = Some(finish.to_owned());
+        if let Some((prompt, completion)) = usage {
+            self.prompt_tokens = Some(prompt);
+            self.completion_tokens = Some(completion);
+        }
+    }
+
+    /// Time to first token.
+    pub fn ttft_ms(&self) -> Option<u64> {
+        self.first_token_ms.map(|t| t.saturating_sub(self.sent_ms))
+    }
+
+    /// Tokens per second while streaming (from the first token to the
+    /// end), and its unit: tokens when the backend counted them, frames
+    /// otherwise. `None` when too short to measure.
+    pub fn rate(&self) -> Option<(f64, &'static str)> {
+        let first = self.first_token_ms?;
+        let span_ms = self.ended_ms?.saturating_sub(first);
+        let (count, unit) = match self.completion_tokens {
+            Some(n) => (n, "tok/s"),
+            None => (self.chunks, "chunks/s"),
+        };
+        // The first token opens the span; the rest arrive within it.
+        (span_ms >= 1 && count >= 2).then(|| (f64::from(count - 1) * 1000.0 / span_ms as f64, unit))
+    }
+
+    /// One unobtrusive line, e.g. `first token 0.42 s · 38.1 tok/s ·
+    /// 120 tokens (prompt 35) · complete`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = self.ttft_ms() {
+            parts.push(format!("first token {:.2} s", t as f64 / 1000.0));
+        }
+        if let Some((r, unit)) = self.rate() {
+            parts.push(format!("{r:.1} {unit}"));
+        }
+        match (self.completion_tokens, self.prompt_tokens) {
+            (Some(c), Some(p)) => parts.push(format!("{c} tokens (prompt {p})")),
+            _ if self.chunks > 0 => parts.push(format!("{} chunks", self.chunks)),
+            _ => {}
+        }
+        if let Some(f) = &self.finish {
+            parts.push(f.clone());
+        }
+        parts.join(" · ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_from_a_streamed_reply() {
+        let mut m = ReplyMetrics::new(1_000);
+        assert_eq!(m.ttft_ms(), None);
+        for t in [1_420, 1_520, 1_620] {
+            m.on_chunk(t);
+        }
+        m.on_end(1_620, "complete", Some((35, 21)));
+        assert_eq!(m.ttft_ms(), Some(420));
+        // 20 tokens after the first in 0.2 s.
+        assert_eq!(m.rate(), Some((100.0, "tok/s")));
+        assert_eq!(
+            m.summary(),
+            "first token 0.42 s · 100.0 tok/s · 21 tokens (prompt 35) · complete"
+        );
+        let back: ReplyMetrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn without_usage_it_counts_frames_and_says_so() {
+        let mut m = ReplyMetrics::new(0);
+        m.on_chunk(100);
+        m.on_chunk(600);
+        m.on_end(600, "length", None);
+        assert_eq!(m.rate(), Some((2.0, "chunks/s")));
+        assert_eq!(
+            m.summary(),
+            "first token 0.10 s · 2.0 chunks/s · 2 chunks · length"
+        );
+        // One frame, or no time: no speed rather than a made-up one.
+        let mut one = ReplyMetrics::new(0);
+        one.on_chunk(50);
+        one.on_end(50, "complete", None);
+        assert_eq!(one.rate(), None);
+        let mut failed = ReplyMetrics::new(0);
+        failed.on_end(10, "failed", None);
+        assert_eq!(failed.summary(), "failed");
+    }
+}
