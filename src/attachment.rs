@@ -20,14 +20,20 @@ fn human(bytes: usize) -> String {
 /// Checks a picked or pasted file before it is read.
 pub fn check(mime: &str, size: usize, max_bytes: usize) -> Result<(), String> {
     if !ALLOWED_TYPES.contains(&mime) {
-        let shown = if mime.is_empty() { "unknown" } else { mime };
-        return Err(format!(
-            "Only JPEG, PNG, WebP and GIF images can be attached (this file is {shown})."
+        let shown = if mime.is_empty() {
+            crate::i18n::tr("unknown", "未知类型")
+        } else {
+            mime
+        };
+        return Err(trf!(
+            "Only JPEG, PNG, WebP and GIF images can be attached (this file is {shown}).",
+            "只能添加 JPEG、PNG、WebP 和 GIF 图片（此文件为 {shown}）。"
         ));
     }
     if size > max_bytes {
-        return Err(format!(
+        return Err(trf!(
             "The image is {}; this backend accepts images up to {}.",
+            "图片大小为 {}；此后端只接受不超过 {} 的图片。",
             human(size),
             human(max_bytes)
         ));

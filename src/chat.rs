@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::i18n::tr;
 use crate::metrics::ReplyMetrics;
 use chatwire_protocol::{ChatMessage, Params, Role};
 use leptos::prelude::*;
@@ -201,7 +202,12 @@ struct Active {
 }
 
 /// Why a reply in flight could not go on.
-const LOST_NOTE: &str = "Connection lost; the reply resumes when it is back.";
+fn lost_note() -> &'static str {
+    tr(
+        "Connection lost; the reply resumes when it is back.",
+        "连接已断开；恢复后回复会继续。",
+    )
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Chat {
@@ -371,7 +377,8 @@ impl Chat {
             message,
             stop_requested: false,
         }));
-        self.announcement.set("The assistant is replying.".into());
+        self.announcement
+            .set(tr("The assistant is replying.", "助手正在回复。").into());
     }
 
     /// Records the settings the reply in flight was asked with.
@@ -386,7 +393,11 @@ impl Chat {
     pub fn queue(&self, user_text: &str, image: Option<String>) {
         let m = self.push(Role::User, user_text.to_owned(), Status::Pending, image);
         m.note.set(Some(
-            "Waiting for the connection; it is sent when it is back.".into(),
+            tr(
+                "Waiting for the connection; it is sent when it is back.",
+                "正在等待连接；连接恢复后发送。",
+            )
+            .into(),
         ));
     }
 
@@ -446,7 +457,11 @@ impl Chat {
                 if let Some(user) = i.checked_sub(1).and_then(|j| v.get(j)) {
                     user.status.set(Status::Pending);
                     user.note.set(Some(
-                        "Waiting for the connection; it is sent when it is back.".into(),
+                        tr(
+                            "Waiting for the connection; it is sent when it is back.",
+                            "正在等待连接；连接恢复后发送。",
+                        )
+                        .into(),
                     ));
                     self.changed.update_value(|c| {
                         c.insert(user.id);
@@ -623,7 +638,8 @@ impl Chat {
         let reply = m.reply.get_value().filter(|_| resumable);
         match reply {
             Some(r) => {
-                m.note.set(Some("Resuming the reply…".into()));
+                m.note
+                    .set(Some(tr("Resuming the reply…", "正在恢复回复…").into()));
                 self.active.set(Some(Active {
                     reply_id: r.id.clone(),
                     message: m,
@@ -634,7 +650,10 @@ impl Chat {
             None => {
                 self.interrupt(
                     &m,
-                    "The page was closed during the reply; the text received so far is kept.",
+                    tr(
+                        "The page was closed during the reply; the text received so far is kept.",
+                        "回复过程中页面被关闭；已收到的文字已保留。",
+                    ),
                 );
                 None
             }
@@ -665,9 +684,10 @@ impl Chat {
             Event::Ready { .. } => self.notice.set(None),
             Event::Queued { reply, position } => {
                 if let Some(a) = self.active_for(&reply) {
-                    a.message
-                        .note
-                        .set(Some(format!("Waiting for the model (position {position})")));
+                    a.message.note.set(Some(trf!(
+                        "Waiting for the model (position {position})",
+                        "正在排队等待模型（第 {position} 位）"
+                    )));
                 }
             }
             Event::Token { reply, text, seq } => {
@@ -698,9 +718,13 @@ impl Chat {
                     }
                     self.interrupt(
                         &a.message,
-                        &format!("The reply could not be resumed: {message}"),
+                        &trf!(
+                            "The reply could not be resumed: {message}",
+                            "无法恢复回复：{message}"
+                        ),
                     );
-                    self.announcement.set("The reply was interrupted.".into());
+                    self.announcement
+                        .set(tr("The reply was interrupted.", "回复已中断。").into());
                 }
             }
             Event::End {
@@ -724,9 +748,9 @@ impl Chat {
                         _ if a.stop_requested => Status::Stopped,
                         EndReason::Complete => Status::Done,
                         EndReason::Length => {
-                            a.message
-                                .note
-                                .set(Some("Reached the max_tokens limit".into()));
+                            a.message.note.set(Some(
+                                tr("Reached the max_tokens limit", "已达到 max_tokens 上限").into(),
+                            ));
                             Status::Done
                         }
                         EndReason::Cancelled => Status::Stopped,
@@ -735,9 +759,9 @@ impl Chat {
                     a.message.status.set(status);
                     self.announcement.set(
                         match status {
-                            Status::Stopped => "The reply was stopped.",
-                            Status::Error => "The reply failed.",
-                            _ => "The reply is complete.",
+                            Status::Stopped => tr("The reply was stopped.", "回复已停止。"),
+                            Status::Error => tr("The reply failed.", "回复失败。"),
+                            _ => tr("The reply is complete.", "回复已完成。"),
                         }
                         .into(),
                     );
@@ -778,13 +802,17 @@ impl Chat {
         a.message.status.set(Status::Error);
         a.message.note.set(None);
         self.active.set(None);
-        self.announcement.set("The reply failed.".into());
+        self.announcement
+            .set(tr("The reply failed.", "回复失败。").into());
     }
 
     /// A frame could not be decoded: say so at the indicator and, since
     /// text may be missing, on the reply in flight.
     pub fn undecodable(&self, detail: String) {
-        let message = format!("The server sent a frame chatwire cannot read: {detail}");
+        let message = trf!(
+            "The server sent a frame chatwire cannot read: {detail}",
+            "服务器发来了 chatwire 无法读取的数据帧：{detail}"
+        );
         if let Some(a) = self.active.get_untracked() {
             a.message.error.set(Some(message.clone()));
         }
@@ -801,7 +829,8 @@ impl Chat {
         }
         a.message.status.set(Status::Stopped);
         a.message.note.set(note.map(str::to_owned));
-        self.announcement.set("The reply was stopped.".into());
+        self.announcement
+            .set(tr("The reply was stopped.", "回复已停止。").into());
         self.active.update(|x| {
             if let Some(x) = x {
                 x.stop_requested = true;
@@ -819,14 +848,18 @@ impl Chat {
         if a.stop_requested {
             self.active.set(None);
         } else if resumable {
-            a.message.note.set(Some(LOST_NOTE.into()));
+            a.message.note.set(Some(lost_note().into()));
         } else {
             self.active.set(None);
             self.interrupt(
                 &a.message,
-                "The connection was lost during the reply; the text received so far is kept.",
+                tr(
+                    "The connection was lost during the reply; the text received so far is kept.",
+                    "回复过程中连接断开；已收到的文字已保留。",
+                ),
             );
-            self.announcement.set("The reply was interrupted.".into());
+            self.announcement
+                .set(tr("The reply was interrupted.", "回复已中断。").into());
         }
     }
 

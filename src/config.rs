@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use crate::i18n::tr;
 use crate::params::{Field, ParamInputs, ParamLimits};
 
 /// Where the page was loaded from (what `backend` resolves against).
@@ -187,8 +188,9 @@ pub fn parse_in<T: std::str::FromStr + PartialOrd + fmt::Display>(
 ) -> Result<T, String> {
     match value.trim().parse::<T>() {
         Ok(v) if range.contains(&v) => Ok(v),
-        _ => Err(format!(
+        _ => Err(trf!(
             "must be a whole number from {} to {}",
+            "须为 {} 到 {} 之间的整数",
             range.start(),
             range.end()
         )),
@@ -297,10 +299,14 @@ fn join_path(base: &str, rel: &str) -> String {
 
 fn check_authority(authority: &str) -> Result<(), String> {
     if authority.is_empty() {
-        return Err("the URL has no host".into());
+        return Err(tr("the URL has no host", "URL 中没有主机").into());
     }
     if authority.contains('@') {
-        return Err("credentials in the URL are not supported; use a token parameter".into());
+        return Err(tr(
+            "credentials in the URL are not supported; use a token parameter",
+            "不支持在 URL 中写用户名和密码；请使用 token 参数",
+        )
+        .into());
     }
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (h, tail) = rest
@@ -311,7 +317,10 @@ fn check_authority(authority: &str) -> Result<(), String> {
                 .chars()
                 .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
         {
-            return Err(format!("`[{h}]` is not an IPv6 address"));
+            return Err(trf!(
+                "`[{h}]` is not an IPv6 address",
+                "`[{h}]` 不是 IPv6 地址"
+            ));
         }
         (h, tail.strip_prefix(':'))
     } else {
@@ -325,11 +334,14 @@ fn check_authority(authority: &str) -> Result<(), String> {
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | ':' | '_'))
     {
-        return Err(format!("`{host}` is not a valid host name"));
+        return Err(trf!(
+            "`{host}` is not a valid host name",
+            "`{host}` 不是有效的主机名"
+        ));
     }
     if let Some(p) = port {
         if p.parse::<u16>().map_or(true, |n| n == 0) {
-            return Err(format!("`{p}` is not a valid port"));
+            return Err(trf!("`{p}` is not a valid port", "`{p}` 不是有效的端口"));
         }
     }
     Ok(())
@@ -343,29 +355,42 @@ fn check_authority(authority: &str) -> Result<(), String> {
 pub fn resolve_backend(raw: &str, page: &PageLocation) -> Result<String, String> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("empty URL".into());
+        return Err(tr("empty URL", "URL 为空").into());
     }
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("the URL contains spaces or control characters".into());
+        return Err(tr(
+            "the URL contains spaces or control characters",
+            "URL 中含有空格或控制字符",
+        )
+        .into());
     }
     let (scheme, rest) = match raw.split_once("://") {
         Some((s, rest)) if !s.contains('/') => {
             let scheme = match s.to_ascii_lowercase().as_str() {
                 "ws" | "http" => "ws",
                 "wss" | "https" => "wss",
-                other => return Err(format!("unsupported scheme `{other}`; use ws:// or wss://")),
+                other => {
+                    return Err(trf!(
+                        "unsupported scheme `{other}`; use ws:// or wss://",
+                        "不支持的协议 `{other}`；请使用 ws:// 或 wss://"
+                    ))
+                }
             };
             (scheme, rest)
         }
         _ => {
             if let Some((s, _)) = raw.split_once(':') {
                 if !s.is_empty() && !s.contains('/') && s.chars().all(|c| c.is_ascii_alphabetic()) {
-                    return Err(format!("unsupported scheme `{s}`; use ws:// or wss://"));
+                    return Err(trf!(
+                        "unsupported scheme `{s}`; use ws:// or wss://",
+                        "不支持的协议 `{s}`；请使用 ws:// 或 wss://"
+                    ));
                 }
             }
             if page.host.is_empty() {
-                return Err(format!(
+                return Err(trf!(
                     "cannot resolve `{raw}` against a {}: page; give a full ws:// URL",
+                    "无法相对 {}: 页面解析 `{raw}`；请给出完整的 ws:// URL",
                     page.scheme
                 ));
             }
@@ -384,7 +409,11 @@ pub fn resolve_backend(raw: &str, page: &PageLocation) -> Result<String, String>
     let (authority, tail) = rest.split_at(authority_end);
     check_authority(authority)?;
     if tail.contains('#') {
-        return Err("a WebSocket URL cannot have a #fragment".into());
+        return Err(tr(
+            "a WebSocket URL cannot have a #fragment",
+            "WebSocket URL 不能带 #片段",
+        )
+        .into());
     }
     let tail = if tail.is_empty() { "/" } else { tail };
     Ok(format!("{scheme}://{authority}{tail}"))
@@ -469,7 +498,11 @@ impl Builder<'_> {
                     source,
                     "protocol",
                     &value,
-                    "unknown protocol; supported: native, qwen, socketio, nexlm, session".into(),
+                    tr(
+                        "unknown protocol; supported: native, qwen, socketio, nexlm, session",
+                        "未知协议；支持：native、qwen、socketio、nexlm、session",
+                    )
+                    .into(),
                     true,
                 ),
             },
@@ -479,7 +512,11 @@ impl Builder<'_> {
                     source,
                     "lang",
                     &value,
-                    "unknown language; supported: en, zh (using the browser's)".into(),
+                    tr(
+                        "unknown language; supported: en, zh (using the browser's)",
+                        "未知语言；支持：en、zh（使用浏览器的语言）",
+                    )
+                    .into(),
                     false,
                 ),
             },
@@ -510,7 +547,10 @@ impl Builder<'_> {
                         source,
                         "title",
                         &value,
-                        format!("must be 1 to {TITLE_MAX_CHARS} characters"),
+                        trf!(
+                            "must be 1 to {TITLE_MAX_CHARS} characters",
+                            "须为 1 到 {TITLE_MAX_CHARS} 个字符"
+                        ),
                         false,
                     );
                 } else {
@@ -524,7 +564,10 @@ impl Builder<'_> {
                         source,
                         "logo",
                         &value,
-                        format!("at most {LOGO_MAX_CHARS} characters (text, not a URL)"),
+                        trf!(
+                            "at most {LOGO_MAX_CHARS} characters (text, not a URL)",
+                            "最多 {LOGO_MAX_CHARS} 个字符（文字，不是 URL）"
+                        ),
                         false,
                     );
                 } else {
@@ -537,14 +580,20 @@ impl Builder<'_> {
                     source,
                     "theme",
                     &value,
-                    "one of auto, light, dark".into(),
+                    tr("one of auto, light, dark", "须为 auto、light、dark 之一").into(),
                     false,
                 ),
             },
             "embed" => match value.trim() {
                 "1" | "true" | "" => self.config.embed = true,
                 "0" | "false" => self.config.embed = false,
-                _ => self.error(source, "embed", &value, "1 or 0".into(), false),
+                _ => self.error(
+                    source,
+                    "embed",
+                    &value,
+                    tr("1 or 0", "须为 1 或 0").into(),
+                    false,
+                ),
             },
             "token" => self.token = (!value.is_empty()).then_some(value),
             _ => {
@@ -567,7 +616,7 @@ impl Builder<'_> {
         field.set(&mut trial, value.trim().to_owned());
         match field.problem(&trial, &self.config.param_limits) {
             None => self.config.param_defaults = trial,
-            Some(e) => self.error(source, &param, value, format!("must be {e}"), false),
+            Some(e) => self.error(source, &param, value, trf!("must be {e}", "须为{e}"), false),
         }
     }
 
@@ -579,7 +628,10 @@ impl Builder<'_> {
                     Source::File,
                     "(file)",
                     "",
-                    format!("not valid JSON ({e}); using the defaults"),
+                    trf!(
+                        "not valid JSON ({e}); using the defaults",
+                        "不是有效的 JSON（{e}）；使用默认设置"
+                    ),
                     false,
                 )
             }
@@ -589,7 +641,11 @@ impl Builder<'_> {
                 Source::File,
                 "(file)",
                 "",
-                "must be a JSON object; using the defaults".into(),
+                tr(
+                    "must be a JSON object; using the defaults",
+                    "须为 JSON 对象；使用默认设置",
+                )
+                .into(),
                 false,
             );
         };
@@ -607,7 +663,7 @@ impl Builder<'_> {
                             Source::File,
                             "models",
                             &v.to_string(),
-                            "must be a list of model names".into(),
+                            tr("must be a list of model names", "须为模型名称列表").into(),
                             false,
                         ),
                     }
@@ -616,7 +672,11 @@ impl Builder<'_> {
                     Source::File,
                     k,
                     "",
-                    format!("unknown field (ignored); known: {}", FILE_FIELDS.join(", ")),
+                    trf!(
+                        "unknown field (ignored); known: {}",
+                        "未知字段（已忽略）；可用字段：{}",
+                        FILE_FIELDS.join(", ")
+                    ),
                     false,
                 ),
                 (k, serde_json::Value::String(s)) => {
@@ -632,7 +692,7 @@ impl Builder<'_> {
                     Source::File,
                     k,
                     &other.to_string(),
-                    "wrong type".into(),
+                    tr("wrong type", "类型错误").into(),
                     false,
                 ),
             }
@@ -646,7 +706,7 @@ impl Builder<'_> {
                 Source::File,
                 "params",
                 &v.to_string(),
-                "must be an object of parameters".into(),
+                tr("must be an object of parameters", "须为参数对象").into(),
                 false,
             );
         };
@@ -656,7 +716,11 @@ impl Builder<'_> {
                     Source::File,
                     &format!("params.{key}"),
                     "",
-                    "unknown parameter (ignored); known: temperature, top_p, max_tokens, repetition_penalty".into(),
+                    tr(
+                        "unknown parameter (ignored); known: temperature, top_p, max_tokens, repetition_penalty",
+                        "未知参数（已忽略）；可用参数：temperature、top_p、max_tokens、repetition_penalty",
+                    )
+                    .into(),
                     false,
                 );
                 continue;
@@ -678,7 +742,7 @@ impl Builder<'_> {
                             Source::File,
                             &format!("params.{key}.{what}"),
                             &v.to_string(),
-                            "must be a number".into(),
+                            tr("must be a number", "须为数字").into(),
                             false,
                         );
                         None
@@ -713,12 +777,13 @@ impl Builder<'_> {
                         Source::File,
                         &format!("params.{key}"),
                         &format!("{lo}..{hi}"),
-                        format!(
+                        trf!(
                             "the range must lie within {}–{} with min ≤ max{}",
+                            "范围须在 {}–{} 之内且 min ≤ max{}",
                             allowed.start(),
                             allowed.end(),
                             if field == Field::MaxTokens {
-                                ", whole numbers"
+                                tr(", whole numbers", "，且为整数")
                             } else {
                                 ""
                             }
@@ -737,7 +802,7 @@ impl Builder<'_> {
                         Source::File,
                         &format!("params.{key}.default"),
                         &d.to_string(),
-                        "must be a number".into(),
+                        tr("must be a number", "须为数字").into(),
                         false,
                     ),
                 },
@@ -753,7 +818,11 @@ impl Builder<'_> {
                 Source::File,
                 "auth",
                 &v.to_string(),
-                "must be an object {token, via, param}".into(),
+                tr(
+                    "must be an object {token, via, param}",
+                    "须为对象 {token, via, param}",
+                )
+                .into(),
                 false,
             );
         };
@@ -764,7 +833,7 @@ impl Builder<'_> {
                     Source::File,
                     "auth.token",
                     "",
-                    "must be a string".into(),
+                    tr("must be a string", "须为字符串").into(),
                     false,
                 ),
             }
@@ -782,7 +851,7 @@ impl Builder<'_> {
                 Source::File,
                 "auth.via",
                 other,
-                "one of query, subprotocol".into(),
+                tr("one of query, subprotocol", "须为 query 或 subprotocol").into(),
                 false,
             ),
         }

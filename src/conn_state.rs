@@ -1,5 +1,7 @@
 //! The connection's state as the UI shows it.
 
+use crate::i18n::tr;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnState {
     /// First connection attempt.
@@ -26,20 +28,24 @@ impl ConnState {
 
     pub fn label(&self) -> String {
         match self {
-            ConnState::Connecting => "Connecting…".into(),
-            ConnState::Open => "Connected".into(),
+            ConnState::Connecting => tr("Connecting…", "正在连接…").into(),
+            ConnState::Open => tr("Connected", "已连接").into(),
             ConnState::Reconnecting {
                 attempt,
                 retry_in_ms: 0,
-            } => format!("Reconnecting (attempt {attempt})…"),
+            } => trf!(
+                "Reconnecting (attempt {attempt})…",
+                "正在重连（第 {attempt} 次）…"
+            ),
             ConnState::Reconnecting {
                 attempt,
                 retry_in_ms,
-            } => format!(
+            } => trf!(
                 "Connection lost; retrying in {:.1} s (attempt {attempt})",
+                "连接已断开，{:.1} 秒后重试（第 {attempt} 次）",
                 f64::from(*retry_in_ms) / 1000.0
             ),
-            ConnState::Closed { reason } => format!("Disconnected: {reason}"),
+            ConnState::Closed { reason } => trf!("Disconnected: {reason}", "未连接：{reason}"),
         }
     }
 

@@ -1,6 +1,8 @@
 //! chatwire: a Leptos chat frontend for LLM backends that stream over
 //! WebSocket.
 
+#[macro_use]
+mod i18n;
 mod attachment;
 mod chat;
 mod clock;

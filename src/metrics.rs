@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::tr;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReplyMetrics {
     /// When the request went out (ms since the epoch).
@@ -72,18 +74,33 @@ impl ReplyMetrics {
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
         if let Some(t) = self.ttft_ms() {
-            parts.push(format!("first token {:.2} s", t as f64 / 1000.0));
+            let s = t as f64 / 1000.0;
+            parts.push(trf!("first token {s:.2} s", "首个 token {s:.2} 秒"));
         }
         if let Some((r, unit)) = self.rate() {
             parts.push(format!("{r:.1} {unit}"));
         }
         match (self.completion_tokens, self.prompt_tokens) {
-            (Some(c), Some(p)) => parts.push(format!("{c} tokens (prompt {p})")),
-            _ if self.chunks > 0 => parts.push(format!("{} chunks", self.chunks)),
+            (Some(c), Some(p)) => {
+                parts.push(trf!("{c} tokens (prompt {p})", "{c} 个 token（提示 {p}）"))
+            }
+            _ if self.chunks > 0 => {
+                let n = self.chunks;
+                parts.push(trf!("{n} chunks", "{n} 个片段"));
+            }
             _ => {}
         }
         if let Some(f) = &self.finish {
-            parts.push(f.clone());
+            parts.push(
+                match f.as_str() {
+                    "complete" => tr("complete", "已完成"),
+                    "length" => tr("length", "达到长度上限"),
+                    "cancelled" => tr("cancelled", "已取消"),
+                    "failed" => tr("failed", "失败"),
+                    other => other,
+                }
+                .to_owned(),
+            );
         }
         parts.join(" · ")
     }

@@ -4,6 +4,8 @@
 use chatwire_protocol::{Params, MAX_TOKENS, REPETITION_PENALTY, TEMPERATURE, TOP_P};
 use std::ops::RangeInclusive;
 
+use crate::i18n::tr;
+
 /// The raw text of each control, as typed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParamInputs {
@@ -28,30 +30,36 @@ impl Default for ParamInputs {
 pub fn parse_f32(raw: &str, range: &RangeInclusive<f32>) -> Result<f32, String> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("required".into());
+        return Err(tr("required", "必填").into());
     }
     match raw.parse::<f32>() {
         Ok(v) if v.is_finite() && range.contains(&v) => Ok(v),
-        Ok(_) => Err(format!("between {} and {}", range.start(), range.end())),
-        Err(_) => Err("not a number".into()),
+        Ok(_) => Err(trf!(
+            "between {} and {}",
+            " {} 到 {} 之间的数",
+            range.start(),
+            range.end()
+        )),
+        Err(_) => Err(tr("not a number", "不是数字").into()),
     }
 }
 
 pub fn parse_u32(raw: &str, range: &RangeInclusive<u32>) -> Result<u32, String> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("required".into());
+        return Err(tr("required", "必填").into());
     }
     match raw.parse::<u64>() {
         Ok(v) if v >= u64::from(*range.start()) && v <= u64::from(*range.end()) => {
-            u32::try_from(v).map_err(|_| "too large".into())
+            u32::try_from(v).map_err(|_| tr("too large", "太大").into())
         }
-        Ok(_) => Err(format!(
+        Ok(_) => Err(trf!(
             "a whole number between {} and {}",
+            " {} 到 {} 之间的整数",
             range.start(),
             range.end()
         )),
-        Err(_) => Err("a whole number".into()),
+        Err(_) => Err(tr("a whole number", "整数").into()),
     }
 }
 
@@ -145,10 +153,10 @@ impl Field {
 
     pub fn label(self) -> &'static str {
         match self {
-            Field::Temperature => "Temperature",
-            Field::TopP => "Top p",
-            Field::MaxTokens => "Max tokens",
-            Field::RepetitionPenalty => "Repetition penalty",
+            Field::Temperature => tr("Temperature", "温度"),
+            Field::TopP => tr("Top p", "Top p（核采样）"),
+            Field::MaxTokens => tr("Max tokens", "最大生成长度"),
+            Field::RepetitionPenalty => tr("Repetition penalty", "重复惩罚"),
         }
     }
 

@@ -217,3 +217,74 @@ test('a 360 px phone screen: everything fits, send and stop reachable', async ({
   await say(page, 'hi from a phone');
   await expect(lastReply(page)).toHaveAttribute('data-status', 'done');
 });
+
+test('Chinese: from the browser language or lang=zh, every visible string; lang=en overrides', async ({ browser, servers }) => {
+  const server = await serverWith(null);
+  servers.push(server);
+  const context = await browser.newContext({ locale: 'zh-CN' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(server.url + '/');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+  await expect(page.locator('html')).toHaveAttribute('lang', 'zh');
+  await expect(page.getByTestId('connection-status')).toHaveText('已连接');
+  await expect(page.getByTestId('send')).toHaveText('发送');
+  await expect(page.getByTestId('stop')).toHaveText('停止');
+  await expect(page.getByTestId('new-conversation')).toHaveText('+ 新会话');
+  await expect(page.getByTestId('composer')).toHaveAttribute('placeholder', '输入消息（Enter 发送，Shift+Enter 换行）');
+  await expect(page.locator('.params h2')).toHaveText('参数');
+  await expect(page.getByTestId('send-blocked')).toHaveText('请输入消息');
+  await page.getByTestId('temperature').fill('3');
+  await expect(page.getByTestId('temperature-error')).toHaveText('须为 0 到 2 之间的数');
+  await page.getByTestId('temperature').fill('0.7');
+  await page.getByTestId('composer').fill('你好 !tokens=6 !tps=0');
+  await page.getByTestId('composer').press('Enter');
+  const reply = page.locator('[data-testid="message"][data-role="assistant"]').last();
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  await expect(reply.getByTestId('copy-message')).toHaveText('复制');
+  await expect(reply.getByTestId('regenerate-reply')).toHaveText('重新生成');
+  await expect(reply.getByTestId('reply-metrics')).toContainText('已完成');
+  // No English left in the chrome around the chat (user and model text aside).
+  const chrome = await page.evaluate(() => {
+    const clone = document.body.cloneNode(true) as HTMLElement;
+    clone.querySelectorAll('.bubble, .conversation, code, .code-lang, .backend-protocol code, .msg-metrics').forEach((e) => e.remove());
+    return clone.innerText;
+  });
+  const english = chrome.match(/\b[A-Za-z]{4,}\b/g) ?? [];
+  // Allowed: product, protocol and file-format names.
+  expect(english.filter((w) => !['chatwire', 'native', 'token', 'tokens', 'max_tokens', 'JSON', 'Markdown'].includes(w))).toEqual([]);
+
+  // lang=en wins over the browser.
+  await page.goto(server.url + '/?lang=en');
+  await expect(page.getByTestId('send')).toHaveText('Send');
+  expect(errors).toEqual([]);
+  await context.close();
+});
+
+test('IME: the Enter that confirms a composition does not send', async ({ page, servers }) => {
+  const server = await serverWith(null);
+  servers.push(server);
+  await page.goto(server.url + '/?lang=zh');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+  const composer = page.getByTestId('composer');
+  await composer.focus();
+  const cdp = await page.context().newCDPSession(page);
+  // Typing "nihao" with a pinyin IME: a composition is under way…
+  await cdp.send('Input.imeSetComposition', { text: 'nihao', selectionStart: 5, selectionEnd: 5 });
+  await expect(composer).toHaveValue('nihao');
+  // …and Enter picks the candidate: Chrome sends it as a keydown with
+  // isComposing set (keyCode 229).
+  const sentOnEnter = await composer.evaluate((el) => {
+    const ev = new KeyboardEvent('keydown', { key: 'Enter', code: 'Enter', isComposing: true, keyCode: 229, bubbles: true, cancelable: true });
+    el.dispatchEvent(ev);
+    return ev.defaultPrevented;
+  });
+  expect(sentOnEnter).toBe(false);
+  await cdp.send('Input.insertText', { text: '你好' });
+  await expect(composer).toHaveValue('你好');
+  await expect(page.getByTestId('message')).toHaveCount(0);
+  // A plain Enter afterwards sends.
+  await composer.press('Enter');
+  await expect(page.locator('[data-testid="message"][data-role="user"] .text')).toHaveText(['你好']);
+});

@@ -89,7 +89,11 @@ pub fn code_block(lang: &str, code: &str) -> VNode {
             None => code_el.push(VNode::text(piece)),
         }
     }
-    let label = if lang.is_empty() { "text" } else { lang };
+    let label = if lang.is_empty() {
+        crate::i18n::tr("text", "文本")
+    } else {
+        lang
+    };
     let head = Element::new(Tag::Div)
         .attr(Attr::Class, "code-head")
         .child(
@@ -104,8 +108,8 @@ pub fn code_block(lang: &str, code: &str) -> VNode {
                 .attr(Attr::Class, "copy-code")
                 .attr(Attr::TestId, "copy-code")
                 .attr(Attr::Action, "copy-code")
-                .attr(Attr::AriaLabel, "Copy code")
-                .child(VNode::text("Copy"))
+                .attr(Attr::AriaLabel, crate::i18n::tr("Copy code", "复制代码"))
+                .child(VNode::text(crate::i18n::tr("Copy", "复制")))
                 .into(),
         );
     Element::new(Tag::Div)
@@ -299,7 +303,10 @@ fn link(href: Option<String>, title: &str) -> Element {
             .attr(Attr::Class, "link-removed")
             .attr(
                 Attr::Title,
-                "Link removed: only http, https and mailto links are allowed",
+                crate::i18n::tr(
+                    "Link removed: only http, https and mailto links are allowed",
+                    "链接已移除：只允许 http、https 和 mailto 链接",
+                ),
             ),
     }
 }
@@ -308,11 +315,11 @@ fn link(href: Option<String>, title: &str) -> Element {
 /// labelled with its alt text, or just the label when the URL is unsafe.
 fn image(href: Option<String>, alt: &str) -> VNode {
     let label = if alt.trim().is_empty() {
-        "image".to_owned()
+        crate::i18n::tr("image", "图片").to_owned()
     } else {
         alt.to_owned()
     };
-    let label = VNode::text(format!("[image: {label}]"));
+    let label = VNode::text(trf!("[image: {label}]", "[图片：{label}]"));
     match href {
         Some(href) => Element::new(Tag::A)
             .attr(Attr::Href, href)

@@ -41,8 +41,14 @@ pub enum StoreError {
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StoreError::Quota => f.write_str("the browser's storage for this site is full"),
-            StoreError::Unavailable(why) => write!(f, "storage is not available ({why})"),
+            StoreError::Quota => f.write_str(crate::i18n::tr(
+                "the browser's storage for this site is full",
+                "浏览器为本站提供的存储空间已满",
+            )),
+            StoreError::Unavailable(why) => f.write_str(&trf!(
+                "storage is not available ({why})",
+                "存储不可用（{why}）"
+            )),
         }
     }
 }
@@ -87,7 +93,7 @@ impl ConversationRecord {
     /// The title to show.
     pub fn display_title(&self) -> &str {
         if self.title.trim().is_empty() {
-            "New conversation"
+            crate::i18n::tr("New conversation", "新会话")
         } else {
             &self.title
         }

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use crate::chat::Chat;
 use crate::config::{AppConfig, ConfigError, PageLocation};
 use crate::conn_state::ConnState;
+use crate::i18n::tr;
 use crate::params::ParamInputs;
 use crate::protocol::{Dialect, Event, StopKind, Turn};
 use crate::transport::{self, Command, Link, LinkEvent};
@@ -102,10 +103,14 @@ fn keep_params(p: &ParamInputs) {
 fn stop_note(kind: StopKind) -> Option<&'static str> {
     match kind {
         StopKind::Acknowledged | StopKind::Requested => None,
-        StopKind::CloseSocket => Some("Stopped by closing the connection (this backend has no stop message)."),
-        StopKind::LocalOnly => Some(
+        StopKind::CloseSocket => Some(tr(
+            "Stopped by closing the connection (this backend has no stop message).",
+            "已通过关闭连接停止（此后端没有停止消息）。",
+        )),
+        StopKind::LocalOnly => Some(tr(
             "Stopped here. This backend has no stop, so it may still be generating; the rest is ignored.",
-        ),
+            "已在此停止。此后端不支持停止，可能仍在生成；其余内容将被忽略。",
+        )),
     }
 }
 
@@ -159,24 +164,34 @@ pub fn App(
         Ok(file) => (file, None),
         Err(e) => (None, Some(e)),
     };
-    let (config, mut errors) = AppConfig::resolve(
-        file.as_deref(),
-        &query,
-        &page_location(),
-        browser_lang.as_deref(),
-    );
+    let resolve = || {
+        AppConfig::resolve(
+            file.as_deref(),
+            &query,
+            &page_location(),
+            browser_lang.as_deref(),
+        )
+    };
+    // Once to learn the language, then again so the problems found are
+    // told in it.
+    crate::i18n::set_lang(resolve().0.lang);
+    let (config, mut errors) = resolve();
     if let Some(e) = file_error {
         errors.insert(
             0,
             ConfigError {
                 param: "(file)".into(),
                 value: String::new(),
-                reason: format!("could not be read ({e}); using the defaults"),
+                reason: trf!(
+                    "could not be read ({e}); using the defaults",
+                    "无法读取（{e}）；使用默认设置"
+                ),
                 fatal: false,
                 source: crate::config::Source::File,
             },
         );
     }
+    crate::i18n::set_lang(config.lang);
     apply_to_page(&config);
     let limits = StoredValue::new(config.param_limits.clone());
     let to_params = move |p: &ParamInputs| limits.with_value(|l| p.to_params(l));
@@ -219,7 +234,7 @@ pub fn App(
     let link: Option<Link> = match errors.iter().find(|e| e.fatal) {
         Some(e) => {
             conn.set(ConnState::Closed {
-                reason: format!("invalid configuration ({})", e.param),
+                reason: trf!("invalid configuration ({})", "配置无效（{}）", e.param),
             });
             None
         }
@@ -252,17 +267,29 @@ pub fn App(
     let closed = Signal::derive(move || conn.with(|c| matches!(c, ConnState::Closed { .. })));
     let send_blocked = Signal::derive(move || {
         if closed.get() {
-            Some("Not connected".to_string())
+            Some(tr("Not connected", "未连接").to_string())
         } else if chat.is_draining() {
-            Some("Waiting for the backend to finish the stopped reply".to_string())
+            Some(
+                tr(
+                    "Waiting for the backend to finish the stopped reply",
+                    "正在等待后端结束已停止的回复",
+                )
+                .to_string(),
+            )
         } else if chat.is_busy() {
-            Some("A reply is in progress".to_string())
+            Some(tr("A reply is in progress", "正在回复").to_string())
         } else if let Err(e) = inputs.with(to_params) {
-            Some(format!("Fix the parameters first ({e})"))
+            Some(trf!(
+                "Fix the parameters first ({e})",
+                "请先修正参数（{e}）"
+            ))
         } else if let Some(e) = settings.problem(&caps) {
-            Some(format!("Fix the backend settings first ({e})"))
+            Some(trf!(
+                "Fix the backend settings first ({e})",
+                "请先修正后端设置（{e}）"
+            ))
         } else if draft.with(|t| t.trim().is_empty()) {
-            Some("Type a message".to_string())
+            Some(tr("Type a message", "请输入消息").to_string())
         } else {
             None
         }
@@ -418,7 +445,11 @@ pub fn App(
     let on_clear_session = move || {
         convs.set_session_id(None);
         chat.info.set(Some(
-            "Session cleared: the next message starts a new conversation.".into(),
+            tr(
+                "Session cleared: the next message starts a new conversation.",
+                "会话已清除：下一条消息将开始新的对话。",
+            )
+            .into(),
         ));
     };
     let on_paste = move |ev: &web_sys::ClipboardEvent| {
@@ -442,7 +473,7 @@ pub fn App(
                 {embed.then(|| view! {
                     <button type="button" class="secondary settings-toggle" data-testid="settings-toggle"
                         aria-expanded=move || settings_open.get().to_string() aria-controls="settings"
-                        on:click=move |_| settings_open.update(|o| *o = !*o)>"Settings"</button>
+                        on:click=move |_| settings_open.update(|o| *o = !*o)>{tr("Settings", "设置")}</button>
                 })}
                 <ConnectionStatus state=conn notice=chat.notice/>
                 {move || chat.info.get().map(|i| view! { <p class="backend-info" data-testid="backend-notice">{i}</p> })}
@@ -452,14 +483,14 @@ pub fn App(
             <div class="layout">
                 {(!embed).then(|| view! { <ConversationList convs/> })}
                 <div class="transcript-wrap">
-                    <section class="transcript" aria-label="Conversation" data-testid="transcript" node_ref=follow.el
+                    <section class="transcript" aria-label=tr("Conversation", "对话") data-testid="transcript" node_ref=follow.el
                         on:scroll=move |_| follow.on_scroll()
                         on:wheel=move |ev| follow.on_wheel(ev.delta_y())>
                         <MessageList chat/>
                     </section>
                     <Show when=move || !follow.following.get()>
                         <button type="button" class="jump-latest" data-testid="jump-latest"
-                            on:click=move |_| follow.jump()>"Jump to latest ↓"</button>
+                            on:click=move |_| follow.jump()>{tr("Jump to latest ↓", "跳到最新 ↓")}</button>
                     </Show>
                     <div class="visually-hidden" role="status" aria-live="polite" data-testid="live-status">
                         {move || chat.announcement.get()}
@@ -485,7 +516,7 @@ fn ConfigErrors(errors: Vec<ConfigError>) -> impl IntoView {
     (!errors.is_empty()).then(|| {
         view! {
             <div class="config-errors" data-testid="config-error" role="alert">
-                <p>"The page's configuration has problems:"</p>
+                <p>{tr("The page's configuration has problems:", "页面配置有问题：")}</p>
                 <ul>
                     {errors.into_iter().map(|e| view! { <li>{e.to_string()}</li> }).collect_view()}
                 </ul>

@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::i18n::tr;
 use wasm_bindgen::JsCast;
 
 use crate::attachment;
@@ -37,9 +39,9 @@ impl Attachment {
                     let bytes = js_sys::Uint8Array::new(&buf).to_vec();
                     this.image.set(Some(attachment::data_url(&mime, &bytes)));
                 }
-                Err(_) => this
-                    .error
-                    .set(Some("The image could not be read.".to_string())),
+                Err(_) => this.error.set(Some(
+                    tr("The image could not be read.", "无法读取该图片。").to_string(),
+                )),
             }
         });
     }
@@ -81,12 +83,12 @@ pub fn AttachControls(att: Attachment) -> impl IntoView {
                     }
                 }/>
             <button type="button" class="secondary" data-testid="attach"
-                on:click=move |_| { if let Some(el) = input.get() { el.click(); } }>"Attach image"</button>
+                on:click=move |_| { if let Some(el) = input.get() { el.click(); } }>{tr("Attach image", "添加图片")}</button>
             {move || att.image.get().map(|src| view! {
                 <div class="attachment">
-                    <img src=src alt="Attached image" data-testid="attachment-preview"/>
+                    <img src=src alt=tr("Attached image", "附带的图片") data-testid="attachment-preview"/>
                     <button type="button" class="secondary" data-testid="attachment-remove"
-                        aria-label="Remove the image" on:click=move |_| att.clear()>"×"</button>
+                        aria-label=tr("Remove the image", "移除图片") on:click=move |_| att.clear()>"×"</button>
                 </div>
             })}
             {move || att.error.get().map(|e| view! {

@@ -46,7 +46,11 @@ pub fn copy_with_feedback(text: String, button: web_sys::Element) {
         let ok = copy(text).await;
         let label = button.text_content().unwrap_or_default();
         let _ = button.set_attribute("data-state", if ok { "copied" } else { "failed" });
-        button.set_text_content(Some(if ok { "Copied" } else { "Copy failed" }));
+        button.set_text_content(Some(if ok {
+            crate::i18n::tr("Copied", "已复制")
+        } else {
+            crate::i18n::tr("Copy failed", "复制失败")
+        }));
         gloo_timers::future::TimeoutFuture::new(1500).await;
         let _ = button.remove_attribute("data-state");
         button.set_text_content(Some(&label));

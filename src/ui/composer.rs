@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use crate::i18n::tr;
+
 /// The textarea with Send and Stop. Enter sends, Shift+Enter is a newline,
 /// and the Enter that confirms an IME composition does nothing.
 #[component]
@@ -22,8 +24,12 @@ pub fn Composer(
     let send_on_enter = on_send.clone();
     view! {
         <footer class="composer">
-            <textarea data-testid="composer" rows="3" aria-label="Message"
-                placeholder=move || if enabled.get() { "Message (Enter to send, Shift+Enter for a new line)" } else { "Waiting for the connection…" }
+            <textarea data-testid="composer" rows="3" aria-label=tr("Message", "消息")
+                placeholder=move || if enabled.get() {
+                    tr("Message (Enter to send, Shift+Enter for a new line)", "输入消息（Enter 发送，Shift+Enter 换行）")
+                } else {
+                    tr("Waiting for the connection…", "正在等待连接…")
+                }
                 prop:disabled=move || !enabled.get()
                 prop:value=move || text.get()
                 on:paste=move |ev| on_paste(&ev)
@@ -39,10 +45,10 @@ pub fn Composer(
                 <button type="button" class="send" data-testid="send"
                     prop:disabled=move || send_blocked.get().is_some()
                     title=move || send_blocked.get().unwrap_or_default()
-                    on:click=move |_| on_send()>"Send"</button>
+                    on:click=move |_| on_send()>{tr("Send", "发送")}</button>
                 <button type="button" class="stop" data-testid="stop"
                     prop:disabled=move || !busy.get()
-                    on:click=move |_| on_stop()>"Stop"</button>
+                    on:click=move |_| on_stop()>{tr("Stop", "停止")}</button>
                 <p class="composer-hint" data-testid="send-blocked">{move || send_blocked.get()}</p>
             </div>
         </footer>

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::chat::Chat;
 use crate::clock::now_ms;
+use crate::i18n::tr;
 use crate::store::web::BrowserStorage;
 use crate::store::{
     classify, new_conversation_id, title_from, ConversationRecord, Deleted, KeyKind, Store,
@@ -55,8 +56,9 @@ impl Conversations {
     }
 
     fn unsaved(why: &str) -> String {
-        format!(
-            "Conversations are not being saved: {why}. Chatting still works, in this page only."
+        trf!(
+            "Conversations are not being saved: {why}. Chatting still works, in this page only.",
+            "会话未能保存：{why}。聊天仍可继续，但只保留在本页面中。"
         )
     }
 
@@ -67,8 +69,9 @@ impl Conversations {
     fn show(&self, id: &str) {
         let loaded = self.with_store(|s| s.load(id)).unwrap_or_default();
         if loaded.skipped > 0 {
-            self.notice.set(Some(format!(
+            self.notice.set(Some(trf!(
                 "{} stored messages of this conversation were written by a newer chatwire or are damaged; they are not shown.",
+                "此会话有 {} 条保存的消息由更新版本的 chatwire 写入或已损坏，未显示。",
                 loaded.skipped
             )));
         }
@@ -110,7 +113,7 @@ impl Conversations {
             Some(Ok(())) => {
                 if self.notice.with_untracked(|n| {
                     n.as_deref()
-                        .is_some_and(|n| n.starts_with("Conversations are not being saved"))
+                        .is_some_and(|n| n.starts_with(&Self::unsaved("")[..12]))
                 }) {
                     self.notice.set(None);
                 }
@@ -127,8 +130,11 @@ impl Conversations {
     fn busy_refusal(&self) -> bool {
         if self.chat.is_busy_untracked() {
             self.chat.info.set(Some(
-                "A reply is in progress: stop it or wait for its end to change conversations."
-                    .into(),
+                tr(
+                    "A reply is in progress: stop it or wait for its end to change conversations.",
+                    "正在回复：请先停止或等它结束，再切换会话。",
+                )
+                .into(),
             ));
             return true;
         }
@@ -334,13 +340,13 @@ pub fn ConversationList(convs: Conversations) -> impl IntoView {
         l
     };
     view! {
-        <nav class="conversations" aria-label="Conversations" data-testid="conversations">
+        <nav class="conversations" aria-label=tr("Conversations", "会话") data-testid="conversations">
             <button type="button" class="new-conversation" data-testid="new-conversation"
-                on:click=move |_| convs.new_conversation()>"+ New conversation"</button>
+                on:click=move |_| convs.new_conversation()>{tr("+ New conversation", "+ 新会话")}</button>
             {move || convs.deleted.get().map(|d| view! {
                 <div class="undo-bar" data-testid="undo-delete-bar" role="status">
-                    <span>{format!("Deleted “{}”.", d.record.display_title())}</span>
-                    <button type="button" data-testid="undo-delete" on:click=move |_| convs.undo_delete()>"Undo"</button>
+                    <span>{trf!("Deleted “{}”.", "已删除“{}”。", d.record.display_title())}</span>
+                    <button type="button" data-testid="undo-delete" on:click=move |_| convs.undo_delete()>{tr("Undo", "撤销")}</button>
                 </div>
             })}
             <ul>
@@ -356,7 +362,7 @@ pub fn ConversationList(convs: Conversations) -> impl IntoView {
                             {move || if editing.get().as_deref() == Some(id2.as_str()) {
                                 let (id_a, id_b) = (id3.clone(), id3.clone());
                                 view! {
-                                    <input class="rename-input" data-testid="rename-input" aria-label="Conversation title"
+                                    <input class="rename-input" data-testid="rename-input" aria-label=tr("Conversation title", "会话标题")
                                         prop:value=title_for_input.clone()
                                         on:keydown=move |ev: web_sys::KeyboardEvent| {
                                             if ev.key() == "Enter" {
@@ -385,10 +391,10 @@ pub fn ConversationList(convs: Conversations) -> impl IntoView {
                                 }.into_any()
                             }}
                             <button type="button" class="conv-action" data-testid="rename-conversation"
-                                aria-label="Rename" title="Rename"
+                                aria-label=tr("Rename", "重命名") title=tr("Rename", "重命名")
                                 on:click=move |_| editing.set(Some(id4.clone()))>"✎"</button>
                             <button type="button" class="conv-action" data-testid="delete-conversation"
-                                aria-label="Delete" title="Delete"
+                                aria-label=tr("Delete", "删除") title=tr("Delete", "删除")
                                 on:click=move |_| convs.delete(&id5)>"🗑"</button>
                         </li>
                     }

@@ -5,22 +5,24 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::chat::{Chat, Status};
 use crate::conversation_file;
+use crate::i18n::tr;
 
 use super::conversations::Conversations;
 use super::follow::Follow;
 
 async fn read_text(file: web_sys::File) -> Result<String, String> {
     if file.size() > conversation_file::MAX_BYTES as f64 {
-        return Err(format!(
+        return Err(trf!(
             "the file is larger than {} MB",
+            "文件超过 {} MB",
             conversation_file::MAX_BYTES / 1024 / 1024
         ));
     }
     let text = JsFuture::from(file.text())
         .await
-        .map_err(|_| "the file could not be read".to_string())?;
+        .map_err(|_| tr("the file could not be read", "无法读取文件").to_string())?;
     text.as_string()
-        .ok_or_else(|| "the file is not text".into())
+        .ok_or_else(|| tr("the file is not text", "文件不是文本").into())
 }
 
 /// Opens a conversation file (JSON) in place of the current one.
@@ -48,7 +50,7 @@ pub fn ImportButton(chat: Chat) -> impl IntoView {
                 // An imported file becomes a conversation of its own.
                 if let Some(c) = use_context_convs {
                     if chat.is_busy_untracked() {
-                        return Err("a reply is in progress".into());
+                        return Err(tr("a reply is in progress", "正在回复").into());
                     }
                     c.new_conversation();
                 }
@@ -61,14 +63,17 @@ pub fn ImportButton(chat: Chat) -> impl IntoView {
             });
             match outcome {
                 Ok(n) => {
-                    chat.info.set(Some(format!("Imported {n} messages.")));
+                    chat.info
+                        .set(Some(trf!("Imported {n} messages.", "已导入 {n} 条消息。")));
                     // Open at the latest message, before anything renders.
                     if let Some(f) = follow {
                         f.jump();
                         f.request();
                     }
                 }
-                Err(e) => chat.notice.set(Some(format!("Import failed: {e}"))),
+                Err(e) => chat
+                    .notice
+                    .set(Some(trf!("Import failed: {e}", "导入失败：{e}"))),
             }
         });
     };
@@ -76,7 +81,7 @@ pub fn ImportButton(chat: Chat) -> impl IntoView {
         <input node_ref=input type="file" class="visually-hidden" data-testid="import-input"
             accept="application/json,.json" tabindex="-1" aria-hidden="true" on:change=on_change/>
         <button type="button" class="secondary" data-testid="import"
-            on:click=move |_| { if let Some(el) = input.get() { el.click(); } }>"Import conversation…"</button>
+            on:click=move |_| { if let Some(el) = input.get() { el.click(); } }>{tr("Import conversation…", "导入会话…")}</button>
     }
 }
 
@@ -116,7 +121,7 @@ pub fn ExportButton(chat: Chat) -> impl IntoView {
         });
         let title = convs
             .map(|c| c.current.with_untracked(|r| r.display_title().to_owned()))
-            .unwrap_or_else(|| "Conversation".into());
+            .unwrap_or_else(|| tr("Conversation", "会话").into());
         let stem = conversation_file::file_stem(&title);
         let result = if markdown {
             download(
@@ -132,11 +137,12 @@ pub fn ExportButton(chat: Chat) -> impl IntoView {
             )
         };
         if let Err(e) = result {
-            chat.notice.set(Some(format!("Export failed: {e}")));
+            chat.notice
+                .set(Some(trf!("Export failed: {e}", "导出失败：{e}")));
         }
     };
     view! {
-        <button type="button" class="secondary" data-testid="export-json" on:click=move |_| export(false)>"Export JSON"</button>
-        <button type="button" class="secondary" data-testid="export-markdown" on:click=move |_| export(true)>"Export Markdown"</button>
+        <button type="button" class="secondary" data-testid="export-json" on:click=move |_| export(false)>{tr("Export JSON", "导出 JSON")}</button>
+        <button type="button" class="secondary" data-testid="export-markdown" on:click=move |_| export(true)>{tr("Export Markdown", "导出 Markdown")}</button>
     }
 }

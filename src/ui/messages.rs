@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::chat::{Chat, Message, Status};
+use crate::i18n::tr;
 
 use super::clipboard::copy_with_feedback;
 use super::markdown_view::MarkdownBody;
@@ -41,7 +42,7 @@ fn MessageEditor(id: u64, editing: RwSignal<Option<String>>) -> impl IntoView {
     };
     view! {
         <div class="message-editor">
-            <textarea data-testid="edit-input" aria-label="Edit message" rows="3"
+            <textarea data-testid="edit-input" aria-label=tr("Edit message", "编辑消息") rows="3"
                 prop:value=move || editing.get().unwrap_or_default()
                 on:input=move |ev| editing.set(Some(event_target_value(&ev)))
                 on:keydown=move |ev| {
@@ -59,9 +60,9 @@ fn MessageEditor(id: u64, editing: RwSignal<Option<String>>) -> impl IntoView {
                         editing.with(|t| t.as_deref().is_none_or(|t| t.trim().is_empty()))
                             || actions.is_none_or(|a| !a.can_send.get())
                     }
-                    on:click=move |_| send()>"Send"</button>
+                    on:click=move |_| send()>{tr("Send", "发送")}</button>
                 <button type="button" class="secondary" data-testid="edit-cancel"
-                    on:click=move |_| editing.set(None)>"Cancel"</button>
+                    on:click=move |_| editing.set(None)>{tr("Cancel", "取消")}</button>
             </div>
         </div>
     }
@@ -141,11 +142,11 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
         <article class=format!("message {}", role.as_str()) data-testid="message" data-role=role.as_str()
             data-status=move || status.get().as_str()>
             <div class="bubble" on:click=on_body_click>
-                {image.map(|src| view! { <img class="message-image" src=src alt="Attached image" data-testid="message-image"/> })}
+                {image.map(|src| view! { <img class="message-image" src=src alt=tr("Attached image", "附带的图片") data-testid="message-image"/> })}
                 {body}
             </div>
             <div class="msg-meta">
-                {move || (status.get() == Status::Stopped).then(|| view! { <p class="msg-note">"Stopped"</p> })}
+                {move || (status.get() == Status::Stopped).then(|| view! { <p class="msg-note">{tr("Stopped", "已停止")}</p> })}
                 {move || note.get().map(|n| view! { <p class="msg-note" data-testid="message-note">{n}</p> })}
                 {move || error.get().map(|e| view! { <p class="msg-error" data-testid="message-error">{e}</p> })}
                 {move || {
@@ -161,23 +162,23 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
                             data-finish=m.finish.clone()>{summary}</p>
                     })
                 }}
-                <button type="button" class="msg-action" data-testid="copy-message" aria-label="Copy message"
-                    on:click=copy_message>"Copy"</button>
+                <button type="button" class="msg-action" data-testid="copy-message" aria-label=tr("Copy message", "复制消息")
+                    on:click=copy_message>{tr("Copy", "复制")}</button>
                 {move || {
                     let a = actions?;
                     (role == Role::User && status.get() == Status::Done && editing.with(Option::is_none)).then(|| view! {
                         <button type="button" class="msg-action" data-testid="edit-message"
                             prop:disabled=move || !a.can_send.get()
-                            on:click=move |_| editing.set(Some(text.get_untracked()))>"Edit"</button>
+                            on:click=move |_| editing.set(Some(text.get_untracked()))>{tr("Edit", "编辑")}</button>
                     })
                 }}
                 {move || {
                     let a = actions?;
                     (role == Role::User).then(|| view! {
                         <button type="button" class="msg-action" data-testid="delete-turn"
-                            aria-label="Delete this question and its reply"
+                            aria-label=tr("Delete this question and its reply", "删除这个问题及其回复")
                             prop:disabled=move || !a.can_delete.get()
-                            on:click=move |_| a.delete_turn.run(id)>"Delete"</button>
+                            on:click=move |_| a.delete_turn.run(id)>{tr("Delete", "删除")}</button>
                     })
                 }}
                 {move || {
@@ -185,7 +186,7 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
                     (role == Role::Assistant && is_last.get() && status.get() == Status::Done).then(|| view! {
                         <button type="button" class="msg-action" data-testid="regenerate-reply"
                             prop:disabled=move || !a.can_send.get()
-                            on:click=move |_| a.regenerate.run(())>"Regenerate"</button>
+                            on:click=move |_| a.regenerate.run(())>{tr("Regenerate", "重新生成")}</button>
                     })
                 }}
                 {move || {
@@ -198,11 +199,11 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
                             {has_text.then(|| view! {
                                 <button type="button" class="msg-action" data-testid="continue-reply"
                                     prop:disabled=move || !a.can_send.get()
-                                    on:click=move |_| a.continue_reply.run(())>"Continue"</button>
+                                    on:click=move |_| a.continue_reply.run(())>{tr("Continue", "继续")}</button>
                             })}
                             <button type="button" class="msg-action" data-testid="retry-reply"
                                 prop:disabled=move || !a.can_send.get()
-                                on:click=move |_| a.retry.run(())>"Retry"</button>
+                                on:click=move |_| a.retry.run(())>{tr("Retry", "重试")}</button>
                         }
                     })
                 }}

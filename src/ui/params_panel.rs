@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::i18n::tr;
 use crate::params::{Field, ParamInputs, ParamLimits};
 use crate::protocol::Capabilities;
 
@@ -23,8 +24,8 @@ pub fn ParamsPanel(
     limits: ParamLimits,
 ) -> impl IntoView {
     view! {
-        <form class="params" aria-label="Generation parameters" on:submit=|ev| ev.prevent_default()>
-            <h2>"Parameters"</h2>
+        <form class="params" aria-label=tr("Generation parameters", "生成参数") on:submit=|ev| ev.prevent_default()>
+            <h2>{tr("Parameters", "参数")}</h2>
             {Field::ALL.into_iter().map(|f| view! { <ParamField field=f inputs applicable=applies(f, &caps) limits=limits.clone()/> }).collect_view()}
         </form>
     }
@@ -47,7 +48,7 @@ fn ParamField(
             class:not-applicable=!applicable data-applicable=applicable.to_string()>
             <label for=id.clone()>{field.label()}<span class="range">{range}</span></label>
             <input id=id type="number" inputmode="decimal" min=min max=max step=step
-                placeholder=if field.optional() { "not set" } else { "" }
+                placeholder=if field.optional() { tr("not set", "未设置") } else { "" }
                 disabled=!applicable
                 data-testid=field.test_id()
                 aria-invalid=move || problem.with(Option::is_some).to_string()
@@ -56,9 +57,9 @@ fn ParamField(
                 on:input=move |ev| inputs.update(|p| field.set(p, event_target_value(&ev)))/>
             <p class="field-error" id=err_id data-testid=format!("{}-error", field.test_id())>
                 {move || if applicable {
-                    problem.get().map(|e| format!("Must be {e}"))
+                    problem.get().map(|e| trf!("Must be {e}", "须为{e}"))
                 } else {
-                    Some("Not used by this backend".to_string())
+                    Some(tr("Not used by this backend", "此后端不使用").to_string())
                 }}
             </p>
         </div>
