@@ -14,6 +14,10 @@ pub struct ParamInputs {
     pub max_tokens: String,
     /// Optional: empty means "not sent".
     pub repetition_penalty: String,
+    /// Sent first, as a system message, where the backend takes one
+    /// (empty: none).
+    #[serde(default)]
+    pub system_prompt: String,
 }
 
 impl Default for ParamInputs {
@@ -23,6 +27,7 @@ impl Default for ParamInputs {
             top_p: "0.9".into(),
             max_tokens: "512".into(),
             repetition_penalty: String::new(),
+            system_prompt: String::new(),
         }
     }
 }
@@ -285,6 +290,7 @@ mod tests {
                 top_p: p.into(),
                 max_tokens: m.into(),
                 repetition_penalty: String::new(),
+                system_prompt: String::new(),
             }
             .to_params(&ParamLimits::default())
             .unwrap_err()
@@ -332,6 +338,7 @@ mod tests {
             top_p: "0".into(),
             max_tokens: "32768".into(),
             repetition_penalty: "1.1".into(),
+            system_prompt: String::new(),
         }
         .to_params(&ParamLimits::default())
         .unwrap();

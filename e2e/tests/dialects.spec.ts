@@ -366,3 +366,22 @@ test.describe('session (seed 003)', () => {
     await expect(reply.getByTestId('message-error')).toContainText('upstream failed');
   });
 });
+
+test('settings a dialect cannot carry are shown as such; its own are kept per protocol', async ({ chat, page, startPeer }) => {
+  const peer = await startPeer('session');
+  const url = q({ protocol: 'session', backend: `${peer.ws}/ws/chat`, models: 'qwen3-max,qwen-plus' });
+  await chat.open(url);
+  // No place for a system prompt in this wire format.
+  await expect(page.getByTestId('system-prompt')).toBeDisabled();
+  await expect(page.locator('.system-prompt')).toHaveAttribute('data-applicable', 'false');
+  await page.getByTestId('model').selectOption('qwen-plus');
+  await page.getByTestId('stream').uncheck();
+  await page.reload();
+  await expect(chat.status).toHaveAttribute('data-state', 'open');
+  await expect(page.getByTestId('model')).toHaveValue('qwen-plus');
+  await expect(page.getByTestId('stream')).not.toBeChecked();
+  await chat.say('kept');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  const rec = await peer.record();
+  expect(rec.received[0]).toMatchObject({ message: 'kept', stream: false, model: 'qwen-plus' });
+});

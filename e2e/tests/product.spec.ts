@@ -288,3 +288,30 @@ test('IME: the Enter that confirms a composition does not send', async ({ page, 
   await composer.press('Enter');
   await expect(page.locator('[data-testid="message"][data-role="user"] .text')).toHaveText(['你好']);
 });
+
+test('settings: the server\'s model list, a system prompt, kept across reloads', async ({ page, servers, pageErrors }) => {
+  void pageErrors;
+  const server = await serverWith(null);
+  servers.push(server);
+  await page.goto(server.url + '/');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+  // native: the models come from the server's welcome.
+  const model = page.getByTestId('model');
+  await expect(model.locator('option')).toHaveText(['scripted']);
+  await expect(model).toHaveValue('scripted');
+  await page.getByTestId('system-prompt').fill('Answer in one line.');
+  await page.getByTestId('top-p').fill('0.5');
+  await say(page, 'hello !tokens=3 !tps=0');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'done');
+  const [reply] = await server.replies();
+  expect(reply.request.messages[0]).toEqual({ role: 'system', content: 'Answer in one line.' });
+  expect(reply.request.messages[1]).toEqual({ role: 'user', content: 'hello !tokens=3 !tps=0' });
+  expect(reply.request.params.top_p).toBeCloseTo(0.5, 5);
+  expect(reply.model).toBe('scripted');
+
+  await page.reload();
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+  await expect(page.getByTestId('system-prompt')).toHaveValue('Answer in one line.');
+  await expect(page.getByTestId('top-p')).toHaveValue('0.5');
+  await expect(page.getByTestId('model')).toHaveValue('scripted');
+});

@@ -132,6 +132,9 @@ pub struct Capabilities {
     /// Replies end by silence (no end marker).
     pub silence_end: bool,
     pub clear_session: bool,
+    /// A system prompt reaches the model (the wire format has a place
+    /// for it).
+    pub system_prompt: bool,
     /// A reply survives a dropped connection (resumed on reconnect).
     pub resume: bool,
 }

@@ -44,6 +44,7 @@ impl Native {
             stop: StopKind::Acknowledged,
             silence_end: false,
             clear_session: false,
+            system_prompt: true,
             resume: true,
         }
     }

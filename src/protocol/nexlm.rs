@@ -41,6 +41,7 @@ impl Nexlm {
             stop: StopKind::CloseSocket,
             silence_end: true,
             clear_session: false,
+            system_prompt: false,
             resume: false,
         }
     }

@@ -47,6 +47,7 @@ impl Qwen {
             stop: StopKind::Requested,
             silence_end: true,
             clear_session: false,
+            system_prompt: false,
             resume: false,
         }
     }

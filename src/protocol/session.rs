@@ -67,6 +67,7 @@ impl Session {
             stop: StopKind::Acknowledged,
             silence_end: false,
             clear_session: true,
+            system_prompt: false,
             resume: false,
         }
     }

@@ -366,6 +366,15 @@ impl<K: KeyValue> Store<K> {
     pub fn save_settings(&self, json: &str) -> Result<(), StoreError> {
         self.kv.set(SETTINGS, json)
     }
+
+    /// The backend settings kept for `protocol` (model, stream, …).
+    pub fn backend_settings(&self, protocol: &str) -> Option<String> {
+        self.kv.get(&format!("{SETTINGS}.{protocol}"))
+    }
+
+    pub fn save_backend_settings(&self, protocol: &str, json: &str) -> Result<(), StoreError> {
+        self.kv.set(&format!("{SETTINGS}.{protocol}"), json)
+    }
 }
 
 /// Whether a stored client id is one this build trusts: earlier builds

@@ -7,6 +7,7 @@ use crate::i18n::tr;
 use crate::params::ParamInputs;
 use crate::protocol::{Dialect, Event, StopKind, Turn};
 use crate::transport::{self, Command, Link, LinkEvent};
+use chatwire_protocol::ChatMessage;
 
 use super::attach::{AttachControls, Attachment};
 use super::backend_panel::{BackendPanel, BackendSettings};
@@ -223,10 +224,25 @@ pub fn App(
     );
     let caps = dialect.capabilities();
     let settings = BackendSettings::new(
-        config.models.first(),
+        config.models.clone(),
         config.history_window,
         config.silence_ms,
     );
+    // The backend settings as last typed, per protocol (an effect: syncing
+    // with storage).
+    let protocol = config.protocol.as_str();
+    if let Some(kept) = settings_store()
+        .and_then(|s| s.backend_settings(protocol))
+        .and_then(|t| serde_json::from_str(&t).ok())
+    {
+        settings.restore(kept);
+    }
+    Effect::new(move |_| {
+        let inputs = settings.inputs();
+        if let (Some(s), Ok(json)) = (settings_store(), serde_json::to_string(&inputs)) {
+            let _ = s.save_backend_settings(protocol, &json);
+        }
+    });
     let attach = caps.image.then(|| Attachment::new(config.image_max_bytes));
 
     // Bumped when a queued message may be sendable.
@@ -245,6 +261,9 @@ pub fn App(
                 LinkEvent::State(s) => conn.set(s),
                 LinkEvent::Event(Event::Session(id)) => convs.set_session_id(Some(id)),
                 LinkEvent::Event(e) => {
+                    if let Event::Ready { models } = &e {
+                        settings.offer_models(models.iter().map(|m| m.id.clone()).collect());
+                    }
                     chat.apply(e);
                     follow.request();
                     // Ready, or a reply over: a queued message may go.
@@ -304,27 +323,38 @@ pub fn App(
         format!("{}-{n}", reply_prefix.get_value())
     };
     // Sends the reply just begun in `chat` (messages: what to send).
-    let send_turn = move |reply_id: String, messages, image: Option<String>| {
-        let params = inputs.with_untracked(to_params).unwrap_or_default();
-        let model = settings.model.get_untracked();
-        let model = (caps.model_choice && !model.is_empty()).then_some(model);
-        chat.set_reply_params(params, model.clone());
-        follow.jump();
-        follow.request();
-        let turn = Turn {
-            reply_id: reply_id.clone(),
-            messages,
-            params,
-            model,
-            image,
-            stream: settings.stream.get_untracked(),
-            history_window: settings.history_window().unwrap_or(config.history_window),
-            silence_ms: settings.silence_ms().unwrap_or(config.silence_ms),
+    let send_turn =
+        move |reply_id: String, mut messages: Vec<ChatMessage>, image: Option<String>| {
+            let params = inputs.with_untracked(to_params).unwrap_or_default();
+            let system = inputs.with_untracked(|p| p.system_prompt.trim().to_owned());
+            if caps.system_prompt && !system.is_empty() {
+                messages.insert(
+                    0,
+                    ChatMessage {
+                        role: chatwire_protocol::Role::System,
+                        content: system,
+                    },
+                );
+            }
+            let model = settings.model.get_untracked();
+            let model = (caps.model_choice && !model.is_empty()).then_some(model);
+            chat.set_reply_params(params, model.clone());
+            follow.jump();
+            follow.request();
+            let turn = Turn {
+                reply_id: reply_id.clone(),
+                messages,
+                params,
+                model,
+                image,
+                stream: settings.stream.get_untracked(),
+                history_window: settings.history_window().unwrap_or(config.history_window),
+                silence_ms: settings.silence_ms().unwrap_or(config.silence_ms),
+            };
+            if let Err(e) = command(Command::Send(turn)) {
+                chat.send_failed(&reply_id, e);
+            }
         };
-        if let Err(e) = command(Command::Send(turn)) {
-            chat.send_failed(&reply_id, e);
-        }
-    };
     // A queued message goes out once connected and nothing is in flight.
     Effect::new(move |_| {
         pending_tick.track();
@@ -498,7 +528,7 @@ pub fn App(
                 </div>
                 <aside class="side" id="settings" data-testid="settings" hidden=move || !settings_open.get()>
                     <ParamsPanel inputs caps limits=config.param_limits.clone()/>
-                    <BackendPanel caps protocol=config.protocol.as_str() models=config.models.clone()
+                    <BackendPanel caps protocol=config.protocol.as_str()
                         settings on_clear_session/>
                     <div class="conversation-actions"><ImportButton chat/><ExportButton chat/></div>
                 </aside>

@@ -8,20 +8,68 @@ use crate::protocol::Capabilities;
 /// Per-dialect settings, as typed.
 #[derive(Clone, Copy)]
 pub struct BackendSettings {
+    /// The model choices: the configuration's, else the server's list
+    /// (`native`); empty means the model is typed (or left to the server).
+    pub models: RwSignal<Vec<String>>,
     pub model: RwSignal<String>,
     pub stream: RwSignal<bool>,
     pub history: RwSignal<String>,
     pub silence: RwSignal<String>,
 }
 
+/// What is kept of [`BackendSettings`] (per protocol, in localStorage).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BackendInputs {
+    pub model: String,
+    pub stream: bool,
+    pub history: String,
+    pub silence: String,
+}
+
 impl BackendSettings {
-    pub fn new(first_model: Option<&String>, history: usize, silence_ms: u64) -> Self {
+    pub fn new(models: Vec<String>, history: usize, silence_ms: u64) -> Self {
         Self {
-            model: RwSignal::new(first_model.cloned().unwrap_or_default()),
+            model: RwSignal::new(models.first().cloned().unwrap_or_default()),
+            models: RwSignal::new(models),
             stream: RwSignal::new(true),
             history: RwSignal::new(history.to_string()),
             silence: RwSignal::new(silence_ms.to_string()),
         }
+    }
+
+    /// The values as typed, to keep.
+    pub fn inputs(&self) -> BackendInputs {
+        BackendInputs {
+            model: self.model.get(),
+            stream: self.stream.get(),
+            history: self.history.get(),
+            silence: self.silence.get(),
+        }
+    }
+
+    /// Takes kept values back (a kept model only if still offered).
+    pub fn restore(&self, kept: BackendInputs) {
+        let offered = self
+            .models
+            .with_untracked(|l| l.is_empty() || l.contains(&kept.model));
+        if offered {
+            self.model.set(kept.model);
+        }
+        self.stream.set(kept.stream);
+        self.history.set(kept.history);
+        self.silence.set(kept.silence);
+    }
+
+    /// The server's model list (`native` welcome), used when the
+    /// configuration names none.
+    pub fn offer_models(&self, list: Vec<String>) {
+        if list.is_empty() || self.models.with_untracked(|l| !l.is_empty()) {
+            return;
+        }
+        if !list.contains(&self.model.get_untracked()) {
+            self.model.set(list[0].clone());
+        }
+        self.models.set(list);
     }
 
     pub fn history_window(&self) -> Result<usize, String> {
@@ -52,7 +100,6 @@ impl BackendSettings {
 pub fn BackendPanel(
     caps: Capabilities,
     protocol: &'static str,
-    models: Vec<String>,
     settings: BackendSettings,
     on_clear_session: impl Fn() + 'static,
 ) -> impl IntoView {
@@ -78,14 +125,28 @@ pub fn BackendPanel(
         <section class="backend" aria-label=tr("Backend", "后端") data-testid="backend-panel" data-protocol=protocol>
             <h2>{tr("Backend", "后端")}</h2>
             <p class="backend-protocol">{tr("Protocol: ", "协议：")} <code>{protocol}</code></p>
-            {(caps.model_choice && !models.is_empty()).then(|| view! {
+            {caps.model_choice.then(|| view! {
                 <div class="field">
                     <label for="backend-model">{tr("Model", "模型")}</label>
-                    <select id="backend-model" data-testid="model"
-                        prop:value=move || settings.model.get()
-                        on:change=move |ev| settings.model.set(event_target_value(&ev))>
-                        {models.into_iter().map(|m| view! { <option value=m.clone()>{m.clone()}</option> }).collect_view()}
-                    </select>
+                    {move || if settings.models.with(Vec::is_empty) {
+                        view! {
+                            <input id="backend-model" data-testid="model" type="text"
+                                placeholder=tr("the server's default", "服务器默认")
+                                prop:value=move || settings.model.get()
+                                on:input=move |ev| settings.model.set(event_target_value(&ev))/>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <select id="backend-model" data-testid="model"
+                                prop:value=move || settings.model.get()
+                                on:change=move |ev| settings.model.set(event_target_value(&ev))>
+                                {settings.models.get().into_iter().map(|m| {
+                                    let selected = settings.model.get_untracked() == m;
+                                    view! { <option value=m.clone() selected=selected>{m.clone()}</option> }
+                                }).collect_view()}
+                            </select>
+                        }.into_any()
+                    }}
                 </div>
             })}
             {caps.stream_toggle.then(|| view! {
@@ -122,5 +183,33 @@ pub fn BackendPanel(
             })}
             <p class="backend-note" data-testid="stop-kind">{stop_text}</p>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_models_fill_an_empty_list_and_kept_values_come_back() {
+        let s = BackendSettings::new(Vec::new(), 6, 2000);
+        s.offer_models(vec!["a".into(), "b".into()]);
+        assert_eq!(s.models.get_untracked(), ["a", "b"]);
+        assert_eq!(s.model.get_untracked(), "a");
+        // A configured list is not replaced.
+        s.offer_models(vec!["c".into()]);
+        assert_eq!(s.models.get_untracked(), ["a", "b"]);
+
+        let mut kept = s.inputs();
+        kept.model = "b".into();
+        kept.stream = false;
+        kept.history = "3".into();
+        s.restore(kept.clone());
+        assert_eq!(s.inputs(), kept);
+        // A kept model that is no longer offered is not taken.
+        kept.model = "gone".into();
+        s.restore(kept);
+        assert_eq!(s.model.get_untracked(), "b");
+        assert_eq!(s.history_window(), Ok(3));
     }
 }

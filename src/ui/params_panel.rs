@@ -27,6 +27,18 @@ pub fn ParamsPanel(
         <form class="params" aria-label=tr("Generation parameters", "生成参数") on:submit=|ev| ev.prevent_default()>
             <h2>{tr("Parameters", "参数")}</h2>
             {Field::ALL.into_iter().map(|f| view! { <ParamField field=f inputs applicable=applies(f, &caps) limits=limits.clone()/> }).collect_view()}
+            <div class="field system-prompt" class:not-applicable=!caps.system_prompt
+                data-applicable=caps.system_prompt.to_string()>
+                <label for="param-system-prompt">{tr("System prompt", "系统提示词")}</label>
+                <textarea id="param-system-prompt" data-testid="system-prompt" rows="3"
+                    placeholder=tr("none", "无")
+                    disabled=!caps.system_prompt
+                    prop:value=move || inputs.with(|p| p.system_prompt.clone())
+                    on:input=move |ev| inputs.update(|p| p.system_prompt = event_target_value(&ev))></textarea>
+                {(!caps.system_prompt).then(|| view! {
+                    <p class="field-error">{tr("Not used by this backend", "此后端不使用")}</p>
+                })}
+            </div>
         </form>
     }
 }

@@ -90,6 +90,7 @@ impl SocketIo {
             stop: StopKind::LocalOnly,
             silence_end: false,
             clear_session: false,
+            system_prompt: false,
             resume: false,
         }
     }
