@@ -395,7 +395,7 @@ pub fn ConversationList(convs: Conversations) -> impl IntoView {
                                 on:click=move |_| editing.set(Some(id4.clone()))>"✎"</button>
                             <button type="button" class="conv-action" data-testid="delete-conversation"
                                 aria-label=tr("Delete", "删除") title=tr("Delete", "删除")
-                                on:click=move |_| convs.delete(&id5)>"🗑"</button>
+                                on:click=move |_| convs.delete(&id5)>"×"</button>
                         </li>
                     }
                 } />
