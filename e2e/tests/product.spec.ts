@@ -245,10 +245,11 @@ test('Chinese: from the browser language or lang=zh, every visible string; lang=
   await expect(reply.getByTestId('copy-message')).toHaveText('复制');
   await expect(reply.getByTestId('regenerate-reply')).toHaveText('重新生成');
   await expect(reply.getByTestId('reply-metrics')).toContainText('已完成');
-  // No English left in the chrome around the chat (user and model text aside).
+  // No English left in the chrome around the chat (user and model text,
+  // and model names from the server, aside).
   const chrome = await page.evaluate(() => {
     const clone = document.body.cloneNode(true) as HTMLElement;
-    clone.querySelectorAll('.bubble, .conversation, code, .code-lang, .backend-protocol code, .msg-metrics').forEach((e) => e.remove());
+    clone.querySelectorAll('.bubble, .conversation, code, .code-lang, .backend-protocol code, .msg-metrics, select').forEach((e) => e.remove());
     return clone.innerText;
   });
   const english = chrome.match(/\b[A-Za-z]{4,}\b/g) ?? [];
