@@ -8,16 +8,21 @@ import * as path from 'node:path';
 import { test as base, expect, Page, TestInfo } from '@playwright/test';
 import { Server } from '../support/server';
 
+// The same code in both languages.
+const CODE = [
+  '```python',
+  'with open("data.txt", encoding="utf-8") as f:',
+  '    for number, line in enumerate(f, start=1):',
+  '        print(number, line.rstrip("\\n"))',
+  '```',
+];
+
 const EN = {
   question: 'How do I read a file line by line in Python?',
   answer: [
     'Iterate over the file object: it yields one line at a time, so even a **huge file** never has to fit in memory.',
     '',
-    '```python',
-    'with open("data.txt", encoding="utf-8") as f:',
-    '    for number, line in enumerate(f, start=1):',
-    '        print(number, line.rstrip("\\n"))',
-    '```',
+    ...CODE,
     '',
     '- `with` closes the file, even on an error;',
     '- `rstrip("\\n")` drops the line ending;',
@@ -30,11 +35,7 @@ const ZH = {
   answer: [
     '直接遍历文件对象即可：它每次产生一行，**再大的文件**也不必整个装进内存。',
     '',
-    '```python',
-    'with open("data.txt", encoding="utf-8") as f:',
-    '    for number, line in enumerate(f, start=1):',
-    '        print(number, line.rstrip("\\n"))',
-    '```',
+    ...CODE,
     '',
     '- `with` 保证文件被关闭，出错时也一样；',
     '- `rstrip("\\n")` 去掉行尾换行符。',

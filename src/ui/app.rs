@@ -393,42 +393,27 @@ pub fn App(
     let can_send_again = Signal::derive(move || {
         conn.with(ConnState::is_open) && !chat.is_busy() && inputs.with(to_params).is_ok()
     });
+    // A new request about messages already in the chat: `begin` starts
+    // the reply in `chat` under the id given and returns what to send.
+    let ask_again = move |begin: &dyn Fn(String) -> Option<(Vec<ChatMessage>, Option<String>)>| {
+        if !can_send_again.get_untracked() {
+            return;
+        }
+        let reply_id = new_reply_id();
+        if let Some((messages, image)) = begin(reply_id.clone()) {
+            send_turn(reply_id, messages, image);
+        }
+    };
     provide_context(ReplyActions {
         continue_reply: Callback::new(move |()| {
-            if !can_send_again.get_untracked() {
-                return;
-            }
-            let reply_id = new_reply_id();
-            if let Some(messages) = chat.continue_reply(reply_id.clone()) {
-                send_turn(reply_id, messages, None);
-            }
+            ask_again(&|id| chat.continue_reply(id).map(|m| (m, None)))
         }),
-        retry: Callback::new(move |()| {
-            if !can_send_again.get_untracked() {
-                return;
-            }
-            let reply_id = new_reply_id();
-            if let Some(messages) = chat.retry(reply_id.clone()) {
-                send_turn(reply_id, messages, None);
-            }
-        }),
+        retry: Callback::new(move |()| ask_again(&|id| chat.retry(id).map(|m| (m, None)))),
         regenerate: Callback::new(move |()| {
-            if !can_send_again.get_untracked() {
-                return;
-            }
-            let reply_id = new_reply_id();
-            if let Some(messages) = chat.regenerate(reply_id.clone()) {
-                send_turn(reply_id, messages, None);
-            }
+            ask_again(&|id| chat.regenerate(id).map(|m| (m, None)))
         }),
-        edit: Callback::new(move |(id, text): (u64, String)| {
-            if !can_send_again.get_untracked() {
-                return;
-            }
-            let reply_id = new_reply_id();
-            if let Some((messages, image)) = chat.edit_and_resend(id, &text, reply_id.clone()) {
-                send_turn(reply_id, messages, image);
-            }
+        edit: Callback::new(move |(message, text): (u64, String)| {
+            ask_again(&|id| chat.edit_and_resend(message, &text, id))
         }),
         delete_turn: Callback::new(move |id: u64| {
             chat.delete_turn(id);
