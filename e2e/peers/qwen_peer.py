@@ -2,7 +2,11 @@
 JSON frame per turn ({message, history, stream, max_tokens, temperature,
 top_p, repetition_penalty}) and streams raw text frames, one token each,
 then "" (unless CHATWIRE_PEER_NO_END=1: the seed warns a server may send no
-end marker). {"stop": true} stops the generation."""
+end marker). {"stop": true} stops the generation.
+
+With CHATWIRE_PEER_TOKEN set it behaves as a backend behind a token check:
+the token must come as ?token=… or as the WebSocket subprotocol (echoed
+back, as browsers require); anything else is refused with close code 1008."""
 import asyncio
 import json
 import os
@@ -14,12 +18,24 @@ from common import Record, debug_app, pace, plan_for, serve
 record = Record()
 app = debug_app(record)
 SEND_END = os.environ.get("CHATWIRE_PEER_NO_END") != "1"
+TOKEN = os.environ.get("CHATWIRE_PEER_TOKEN")
 
 
 @app.websocket("/ws")
 async def ws(websocket: WebSocket):
-    await websocket.accept()
-    record.connections.append({"path": "/ws"})
+    via = None
+    if TOKEN is not None:
+        offered = websocket.scope.get("subprotocols", [])
+        if websocket.query_params.get("token") == TOKEN:
+            via = "query"
+        elif TOKEN in offered:
+            via = "subprotocol"
+        else:
+            record.connections.append({"path": "/ws", "refused": True})
+            await websocket.close(code=1008)
+            return
+    await websocket.accept(subprotocol=TOKEN if via == "subprotocol" else None)
+    record.connections.append({"path": "/ws", "token_via": via})
     stop = asyncio.Event()
     task = None
 

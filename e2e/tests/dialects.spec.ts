@@ -50,6 +50,27 @@ test.describe('qwen (seed 000)', () => {
     });
   });
 
+  test('edit and resend, and regenerate, send the history as it now stands', async ({ chat, page, startPeer }) => {
+    const peer = await startPeer('qwen');
+    await chat.open(q({ protocol: 'qwen', backend: `${peer.ws}/ws` }));
+    await chat.say('first');
+    await expect(chat.assistant.nth(0)).toHaveAttribute('data-status', 'done');
+    await chat.say('second');
+    await expect(chat.assistant.nth(1)).toHaveAttribute('data-status', 'done');
+    await chat.user.nth(0).hover();
+    await chat.user.nth(0).getByTestId('edit-message').click();
+    await chat.user.nth(0).getByTestId('edit-input').fill('first, edited');
+    await chat.user.nth(0).getByTestId('edit-send').click();
+    await expect(chat.messages).toHaveCount(2);
+    await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+    await page.getByTestId('regenerate-reply').click();
+    await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+    const rec = await peer.record();
+    expect(rec.received[2]).toMatchObject({ message: 'first, edited', history: [] });
+    expect(rec.received[3]).toMatchObject({ message: 'first, edited', history: [] });
+    expect(await assistantText(page, 0)).toBe(rec.generations[3].text);
+  });
+
   test('the history window is configurable', async ({ chat, page, startPeer }) => {
     const peer = await startPeer('qwen');
     await chat.open(q({ protocol: 'qwen', backend: `${peer.ws}/ws`, history: '2' }));

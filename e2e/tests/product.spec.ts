@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
 import { test as base, expect, Page } from '@playwright/test';
 import { Server } from '../support/server';
+import { Peer } from '../support/peer';
 
 /** A companion server serving `config` as /config.json (none if null). */
 async function serverWith(config: unknown, extra: string[] = []): Promise<Server> {
@@ -315,4 +316,40 @@ test('settings: the server\'s model list, a system prompt, kept across reloads',
   await expect(page.getByTestId('system-prompt')).toHaveValue('Answer in one line.');
   await expect(page.getByTestId('top-p')).toHaveValue('0.5');
   await expect(page.getByTestId('model')).toHaveValue('scripted');
+});
+
+test('a backend behind a token: given in the URL query or as the WebSocket subprotocol', async ({ page, servers }) => {
+  const peer = new Peer('qwen', { CHATWIRE_PEER_TOKEN: 's3cret-tok' });
+  await peer.start();
+  try {
+    // From the URL (?token=), sent in the socket's query.
+    const plain = await serverWith(null);
+    servers.push(plain);
+    const q = (extra: string) => `/?protocol=qwen&backend=${encodeURIComponent(peer.ws + '/ws')}${extra}`;
+    await page.goto(plain.url + q('&token=s3cret-tok'));
+    await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+    await say(page, 'hi');
+    await expect(lastReply(page)).toHaveAttribute('data-status', 'done');
+    let rec = await peer.record();
+    expect(rec.connections.at(-1)).toEqual({ path: '/ws', token_via: 'query' });
+
+    // A wrong token is refused: the app keeps retrying and never opens.
+    await page.goto(plain.url + q('&token=wrong'));
+    await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'reconnecting');
+    await expect.poll(async () => (await peer.record()).connections.filter((c: any) => c.refused).length).toBeGreaterThan(0);
+
+    // From config.json, as the subprotocol.
+    const configured = await serverWith({
+      protocol: 'qwen',
+      backend: peer.ws + '/ws',
+      auth: { token: 's3cret-tok', via: 'subprotocol' },
+    });
+    servers.push(configured);
+    await page.goto(configured.url + '/');
+    await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+    rec = await peer.record();
+    expect(rec.connections.at(-1)).toEqual({ path: '/ws', token_via: 'subprotocol' });
+  } finally {
+    await peer.kill();
+  }
 });
