@@ -106,6 +106,28 @@ impl ReplyMetrics {
     }
 }
 
+/// The settings a reply was asked with, as one line (shown on hover):
+/// `model scripted · temperature 0.7 · top_p 0.9 · max_tokens 512`.
+pub fn asked_with(params: &chatwire_protocol::Params, model: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = model {
+        parts.push(trf!("model {m}", "模型 {m}"));
+    }
+    if let Some(t) = params.temperature {
+        parts.push(format!("temperature {t}"));
+    }
+    if let Some(p) = params.top_p {
+        parts.push(format!("top_p {p}"));
+    }
+    if let Some(n) = params.max_tokens {
+        parts.push(format!("max_tokens {n}"));
+    }
+    if let Some(r) = params.repetition_penalty {
+        parts.push(format!("repetition_penalty {r}"));
+    }
+    parts.join(" · ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +149,21 @@ mod tests {
         );
         let back: ReplyMetrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn the_settings_asked_with() {
+        let p = chatwire_protocol::Params {
+            temperature: Some(0.3),
+            top_p: Some(0.9),
+            max_tokens: Some(64),
+            ..Default::default()
+        };
+        assert_eq!(
+            asked_with(&p, Some("scripted")),
+            "model scripted · temperature 0.3 · top_p 0.9 · max_tokens 64"
+        );
+        assert_eq!(asked_with(&Default::default(), None), "");
     }
 
     #[test]

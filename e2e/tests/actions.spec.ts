@@ -144,6 +144,8 @@ test('each reply shows its figures: first-token time, speed, token counts, finis
   // The figures' exact values depend on timing (not asserted); their form does not.
   await expect(metrics).toContainText(/^first token \d+\.\d\d s · \d+\.\d tok\/s · 20 tokens \(prompt \d+\) · complete$/);
 
+  // The settings it was asked with are kept with it (shown on hover).
+  await expect(metrics).toHaveAttribute('title', 'model scripted · temperature 0.7 · top_p 0.9 · max_tokens 512');
   // Cut short by max_tokens: the finish reason says so.
   await page.getByTestId('max-tokens').fill('5');
   await chat.say('longer !tokens=50 !tps=0');

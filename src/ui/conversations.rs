@@ -365,7 +365,7 @@ pub fn ConversationList(convs: Conversations) -> impl IntoView {
                                     <input class="rename-input" data-testid="rename-input" aria-label=tr("Conversation title", "会话标题")
                                         prop:value=title_for_input.clone()
                                         on:keydown=move |ev: web_sys::KeyboardEvent| {
-                                            if ev.key() == "Enter" {
+                                            if ev.key() == "Enter" && !ev.is_composing() && ev.key_code() != 229 {
                                                 ev.prevent_default();
                                                 convs.rename(&id_a, &event_target_value(&ev));
                                                 editing.set(None);

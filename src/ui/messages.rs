@@ -116,6 +116,7 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
         note,
         image,
         metrics,
+        params,
         ..
     } = m;
     // The text being edited (user messages), while the editor is open.
@@ -154,8 +155,12 @@ fn MessageView(m: Message, is_last: Signal<bool>) -> impl IntoView {
                     let ended = role == Role::Assistant && !matches!(status.get(), Status::Streaming | Status::Pending);
                     let m = metrics.get_value().filter(|_| ended)?;
                     let summary = m.summary();
+                    // The settings it was asked with, kept with the reply.
+                    let asked = params
+                        .get_value()
+                        .map(|(p, model)| crate::metrics::asked_with(&p, model.as_deref()));
                     (!summary.is_empty()).then(|| view! {
-                        <p class="msg-metrics" data-testid="reply-metrics"
+                        <p class="msg-metrics" data-testid="reply-metrics" title=asked
                             data-ttft-ms=m.ttft_ms().map(|t| t.to_string())
                             data-tokens=m.completion_tokens.map(|t| t.to_string())
                             data-prompt-tokens=m.prompt_tokens.map(|t| t.to_string())
