@@ -201,7 +201,7 @@ test('embed=1 in a sandboxed iframe on another origin: chat works, the host neve
   }
 });
 
-test('a 360 px phone screen: everything fits, send and stop reachable', async ({ page, servers }) => {
+test('a 360 px phone screen: everything fits, send and stop reachable, conversations and settings behind buttons', async ({ page, servers }) => {
   const server = await serverWith(null);
   servers.push(server);
   await page.setViewportSize({ width: 360, height: 740 });
@@ -217,6 +217,29 @@ test('a 360 px phone screen: everything fits, send and stop reachable', async ({
   }
   await say(page, 'hi from a phone');
   await expect(lastReply(page)).toHaveAttribute('data-status', 'done');
+
+  // The conversations and the settings open from the header, over the chat.
+  await expect(page.getByTestId('conversations')).toBeHidden();
+  await expect(page.getByTestId('settings')).toBeHidden();
+  await page.getByTestId('conversations-toggle').click();
+  await expect(page.getByTestId('conversations')).toBeVisible();
+  await expect(page.getByTestId('conversation')).toHaveCount(1);
+  await page.getByTestId('new-conversation').click();
+  // Picking closes the panel.
+  await expect(page.getByTestId('conversations')).toBeHidden();
+  await expect(page.getByTestId('message')).toHaveCount(0);
+  await page.getByTestId('settings-toggle').click();
+  await expect(page.getByTestId('temperature')).toBeVisible();
+  await expect(page.getByTestId('settings-toggle')).toHaveAttribute('aria-expanded', 'true');
+  const panel = await page.getByTestId('settings').boundingBox();
+  expect(panel!.x + panel!.width).toBeLessThanOrEqual(360);
+  await page.getByTestId('settings-toggle').click();
+  await expect(page.getByTestId('settings')).toBeHidden();
+  // Wide again: both are columns, the buttons gone.
+  await page.setViewportSize({ width: 1100, height: 740 });
+  await expect(page.getByTestId('conversations')).toBeVisible();
+  await expect(page.getByTestId('settings')).toBeVisible();
+  await expect(page.getByTestId('settings-toggle')).toBeHidden();
 });
 
 test('Chinese: from the browser language or lang=zh, every visible string; lang=en overrides', async ({ browser, servers }) => {

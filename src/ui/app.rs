@@ -474,8 +474,11 @@ pub fn App(
     };
 
     let embed = config.embed;
-    // Embedded: the settings open from a button instead of a side column.
-    let settings_open = RwSignal::new(!embed);
+    // On narrow screens and when embedded, the conversations and the
+    // settings open from buttons in the header, over the chat (CSS decides
+    // which layout applies; these say what is open there).
+    let settings_open = RwSignal::new(false);
+    let convs_open = RwSignal::new(false);
     let logo = config.logo.clone();
     let title = config.title.clone();
     view! {
@@ -485,18 +488,29 @@ pub fn App(
                     {logo.map(|l| view! { <span class="logo" data-testid="app-logo" aria-hidden="true">{l}</span> })}
                     {title}
                 </h1>
-                {embed.then(|| view! {
+                <div class="panel-toggles">
+                    {(!embed).then(|| view! {
+                        <button type="button" class="secondary conversations-toggle" data-testid="conversations-toggle"
+                            aria-expanded=move || convs_open.get().to_string() aria-controls="conversations"
+                            on:click=move |_| {
+                                settings_open.set(false);
+                                convs_open.update(|o| *o = !*o);
+                            }>{tr("Conversations", "会话")}</button>
+                    })}
                     <button type="button" class="secondary settings-toggle" data-testid="settings-toggle"
                         aria-expanded=move || settings_open.get().to_string() aria-controls="settings"
-                        on:click=move |_| settings_open.update(|o| *o = !*o)>{tr("Settings", "设置")}</button>
-                })}
+                        on:click=move |_| {
+                            convs_open.set(false);
+                            settings_open.update(|o| *o = !*o);
+                        }>{tr("Settings", "设置")}</button>
+                </div>
                 <ConnectionStatus state=conn notice=chat.notice/>
                 {move || chat.info.get().map(|i| view! { <p class="backend-info" data-testid="backend-notice">{i}</p> })}
             </header>
             <ConfigErrors errors/>
             {move || convs.notice.get().map(|n| view! { <p class="storage-notice" data-testid="storage-notice" role="alert">{n}</p> })}
             <div class="layout">
-                {(!embed).then(|| view! { <ConversationList convs/> })}
+                {(!embed).then(|| view! { <ConversationList convs open=convs_open/> })}
                 <div class="transcript-wrap">
                     <section class="transcript" aria-label=tr("Conversation", "对话") data-testid="transcript" node_ref=follow.el
                         on:scroll=move |_| follow.on_scroll()
@@ -511,7 +525,7 @@ pub fn App(
                         {move || chat.announcement.get()}
                     </div>
                 </div>
-                <aside class="side" id="settings" data-testid="settings" hidden=move || !settings_open.get()>
+                <aside class="side" class:open=settings_open id="settings" data-testid="settings">
                     <ParamsPanel inputs caps limits=config.param_limits.clone()/>
                     <BackendPanel caps protocol=config.protocol.as_str()
                         settings on_clear_session/>

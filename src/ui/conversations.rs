@@ -327,7 +327,12 @@ impl Conversations {
 }
 
 #[component]
-pub fn ConversationList(convs: Conversations) -> impl IntoView {
+pub fn ConversationList(
+    convs: Conversations,
+    /// Open as an overlay (narrow screens); closed again once a
+    /// conversation is picked.
+    open: RwSignal<bool>,
+) -> impl IntoView {
     let editing = RwSignal::new(None::<String>);
     let current_id = Memo::new(move |_| convs.current.with(|c| c.id.clone()));
     // The current conversation is listed even before its first save.
@@ -340,9 +345,12 @@ pub fn ConversationList(convs: Conversations) -> impl IntoView {
         l
     };
     view! {
-        <nav class="conversations" aria-label=tr("Conversations", "会话") data-testid="conversations">
+        <nav class="conversations" id="conversations" class:open=open aria-label=tr("Conversations", "会话") data-testid="conversations">
             <button type="button" class="new-conversation" data-testid="new-conversation"
-                on:click=move |_| convs.new_conversation()>{tr("+ New conversation", "+ 新会话")}</button>
+                on:click=move |_| {
+                    convs.new_conversation();
+                    open.set(false);
+                }>{tr("+ New conversation", "+ 新会话")}</button>
             {move || convs.deleted.get().map(|d| view! {
                 <div class="undo-bar" data-testid="undo-delete-bar" role="status">
                     <span>{trf!("Deleted “{}”.", "已删除“{}”。", d.record.display_title())}</span>
@@ -387,7 +395,10 @@ pub fn ConversationList(convs: Conversations) -> impl IntoView {
                                 view! {
                                     <button type="button" class="open-conversation" data-testid="open-conversation"
                                         aria-current=move || is_current.get().then_some("true")
-                                        on:click=move |_| convs.switch(&id_open)>{t}</button>
+                                        on:click=move |_| {
+                                            convs.switch(&id_open);
+                                            open.set(false);
+                                        }>{t}</button>
                                 }.into_any()
                             }}
                             <button type="button" class="conv-action" data-testid="rename-conversation"
