@@ -376,3 +376,23 @@ test('a backend behind a token: given in the URL query or as the WebSocket subpr
     await peer.kill();
   }
 });
+
+test('config.json that fails or hangs: said so, and the app starts with defaults', async ({ page, servers, pageErrors }) => {
+  void pageErrors;
+  // The server cannot read the file it was told to serve: HTTP 500.
+  const server = new Server(['--engine', 'scripted', '--app-config', '/nonexistent/config.json']);
+  await server.start();
+  servers.push(server);
+  await page.goto(server.url + '/');
+  await expect(page.getByTestId('config-error')).toContainText('config.json: could not be read (HTTP 500); using the defaults');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+
+  // A host that never answers for it (simulated: the request is held):
+  // the app waits 3 s, then starts without it.
+  await page.route('**/config.json', () => {});
+  await page.goto(server.url + '/');
+  await expect(page.getByTestId('config-error')).toContainText('no answer within 3 s');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+  await say(page, 'still here !tokens=2 !tps=0');
+  await expect(lastReply(page)).toHaveAttribute('data-status', 'done');
+});

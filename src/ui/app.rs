@@ -115,10 +115,48 @@ fn stop_note(kind: StopKind) -> Option<&'static str> {
     }
 }
 
+/// How long the app waits for `config.json` before starting without it.
+const CONFIG_WAIT_MS: u32 = 3_000;
+
 /// `config.json` next to `index.html`: its text, `None` when there is
 /// none (404 or no server, as for a `file:` page), `Err` when it could not
-/// be read.
-pub async fn fetch_config_file() -> Result<Option<String>, String> {
+/// be read or did not come within [`CONFIG_WAIT_MS`] (a blank page while a
+/// host hangs would be worse than the defaults).
+pub async fn fetch_config_file() -> Result<Option<String>, ConfigFetchError> {
+    use futures::FutureExt;
+    let fetch = read_config_file().fuse();
+    let timeout = gloo_timers::future::TimeoutFuture::new(CONFIG_WAIT_MS).fuse();
+    futures::pin_mut!(fetch, timeout);
+    futures::select_biased! {
+        r = fetch => r,
+        _ = timeout => Err(ConfigFetchError::Timeout),
+    }
+}
+
+/// Why `config.json` could not be used (told in the page's language,
+/// which is only known once the configuration is read).
+#[derive(Debug, Clone, Copy)]
+pub enum ConfigFetchError {
+    Status(u16),
+    Unreadable,
+    Timeout,
+}
+
+impl std::fmt::Display for ConfigFetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigFetchError::Status(s) => write!(f, "HTTP {s}"),
+            ConfigFetchError::Unreadable => f.write_str(tr("unreadable body", "内容无法读取")),
+            ConfigFetchError::Timeout => f.write_str(&trf!(
+                "no answer within {} s",
+                "{} 秒内没有响应",
+                CONFIG_WAIT_MS / 1000
+            )),
+        }
+    }
+}
+
+async fn read_config_file() -> Result<Option<String>, ConfigFetchError> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
     let Ok(res) = JsFuture::from(window().fetch_with_str("config.json")).await else {
@@ -130,14 +168,14 @@ pub async fn fetch_config_file() -> Result<Option<String>, String> {
     match res.status() {
         200..=299 => {}
         404 => return Ok(None),
-        status => return Err(format!("HTTP {status}")),
+        status => return Err(ConfigFetchError::Status(status)),
     }
     let text = res
         .text()
-        .map_err(|_| "unreadable body".to_string())
+        .map_err(|_| ConfigFetchError::Unreadable)
         .map(JsFuture::from)?
         .await
-        .map_err(|_| "unreadable body".to_string())?;
+        .map_err(|_| ConfigFetchError::Unreadable)?;
     Ok(text.as_string())
 }
 
@@ -157,7 +195,7 @@ fn apply_to_page(config: &AppConfig) {
 #[component]
 pub fn App(
     /// `config.json` as fetched (see [`fetch_config_file`]).
-    config_file: Result<Option<String>, String>,
+    config_file: Result<Option<String>, ConfigFetchError>,
 ) -> impl IntoView {
     let query = window().location().search().unwrap_or_default();
     let browser_lang = window().navigator().language();
