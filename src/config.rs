@@ -468,6 +468,8 @@ struct Builder<'a> {
     config: AppConfig,
     backend: Option<String>,
     lang: Option<Lang>,
+    /// `models` was given (an empty list: the model is typed freely).
+    models_set: bool,
     token: Option<String>,
     auth_via: AuthVia,
     errors: Vec<ConfigError>,
@@ -521,6 +523,7 @@ impl Builder<'_> {
                 ),
             },
             "models" => {
+                self.models_set = true;
                 self.config.models = value
                     .split(',')
                     .map(str::trim)
@@ -859,7 +862,7 @@ impl Builder<'_> {
 
     fn finish(mut self, browser_lang: Option<&str>) -> (AppConfig, Vec<ConfigError>) {
         let c = &mut self.config;
-        if c.models.is_empty() {
+        if c.models.is_empty() && !self.models_set {
             c.models = c.protocol.default_models();
         }
         c.backend = self.backend.take().unwrap_or_else(|| {
@@ -903,6 +906,7 @@ impl AppConfig {
             config: AppConfig::default(),
             backend: None,
             lang: None,
+            models_set: false,
             token: None,
             auth_via: AuthVia::Query("token".into()),
             errors: Vec::new(),
@@ -1211,6 +1215,21 @@ mod tests {
         // backend and protocol stay fatal, from either source.
         let (_, errs) = AppConfig::resolve(Some(r#"{"backend": "ftp://x"}"#), "", &http(), None);
         assert!(errs[0].fatal && errs[0].param == "backend");
+    }
+
+    #[test]
+    fn an_empty_model_list_means_free_text() {
+        let (c, _) = AppConfig::resolve(None, "protocol=session", &http(), None);
+        assert_eq!(c.models, ["qwen3-max", "qwen-plus", "qwen-turbo"]);
+        let (c, _) = AppConfig::resolve(
+            Some(r#"{"protocol": "session", "models": []}"#),
+            "",
+            &http(),
+            None,
+        );
+        assert!(c.models.is_empty());
+        let (c, _) = AppConfig::resolve(None, "protocol=nexlm&models=", &http(), None);
+        assert!(c.models.is_empty());
     }
 
     #[test]

@@ -406,3 +406,15 @@ test('settings a dialect cannot carry are shown as such; its own are kept per pr
   const rec = await peer.record();
   expect(rec.received[0]).toMatchObject({ message: 'kept', stream: false, model: 'qwen-plus' });
 });
+
+test('an empty model list in the configuration: the model is typed freely', async ({ chat, page, startPeer }) => {
+  const peer = await startPeer('session');
+  await chat.open(q({ protocol: 'session', backend: `${peer.ws}/ws/chat`, models: '' }));
+  const model = page.getByTestId('model');
+  await expect(model).toHaveAttribute('type', 'text');
+  await model.fill('qwen-max-latest');
+  await chat.say('typed model');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  const rec = await peer.record();
+  expect(rec.received[0]).toMatchObject({ message: 'typed model', model: 'qwen-max-latest' });
+});
