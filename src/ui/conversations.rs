@@ -62,6 +62,12 @@ impl Conversations {
         )
     }
 
+    /// How a "not being saved" notice starts (to clear it once saving
+    /// works again).
+    fn unsaved_prefix() -> String {
+        Self::unsaved("").chars().take(8).collect()
+    }
+
     fn with_store<R>(&self, f: impl FnOnce(&Store<BrowserStorage>) -> R) -> Option<R> {
         self.store.with_value(|s| s.as_ref().map(f))
     }
@@ -113,7 +119,7 @@ impl Conversations {
             Some(Ok(())) => {
                 if self.notice.with_untracked(|n| {
                     n.as_deref()
-                        .is_some_and(|n| n.starts_with(&Self::unsaved("")[..12]))
+                        .is_some_and(|n| n.starts_with(&Self::unsaved_prefix()))
                 }) {
                     self.notice.set(None);
                 }
