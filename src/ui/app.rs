@@ -230,7 +230,6 @@ pub fn App(
             },
         );
     }
-    crate::i18n::set_lang(config.lang);
     apply_to_page(&config);
     let limits = StoredValue::new(config.param_limits.clone());
     let to_params = move |p: &ParamInputs| limits.with_value(|l| p.to_params(l));
