@@ -113,7 +113,7 @@ def main():
     for t in a.threads:
         ref = llama_cpp(a.model, t)
         ours = embedded(a.server, a.model, t)
-        for name, r in (("llama.cpp (llama-cpp-python)", ref), ("chatwire embedded (candle)", ours)):
+        for name, r in (("llama.cpp (llama-cpp-python)", ref), ("chatwire embedded", ours)):
             ratio = r["decode"] / ref["decode"] if ref["decode"] else float("nan")
             print(f"| {t} | {name} | {r['ttft'] * 1000:.0f} | {r['tokens']} | {r['decode']:.1f} | {r['rss_mb']:.0f} | {ratio:.2f}x |")
 

@@ -57,7 +57,7 @@ struct Args {
     /// to browsers, never logged).
     #[arg(long, default_value = "CHATWIRE_UPSTREAM_API_KEY")]
     upstream_api_key_env: String,
-    /// embedded: CPU threads for inference (0 = all cores). Read once at start.
+    /// embedded: CPU threads for inference (0 = one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// scripted: reply with this text instead of synthetic tokens.
@@ -124,12 +124,6 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    // candle reads its thread count once, at its first call: set it before
-    // anything else runs.
-    if args.threads > 0 {
-        std::env::set_var("CANDLE_NUM_THREADS", args.threads.to_string());
-        std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string());
-    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -171,9 +165,9 @@ async fn serve(args: Args) -> Result<(), String> {
                     args.model.display()
                 ));
             }
-            let path = args.model.clone();
+            let (path, threads) = (args.model.clone(), args.threads);
             Arc::new(
-                tokio::task::spawn_blocking(move || EmbeddedEngine::load(&path))
+                tokio::task::spawn_blocking(move || EmbeddedEngine::load(&path, threads))
                     .await
                     .map_err(|e| e.to_string())??,
             )

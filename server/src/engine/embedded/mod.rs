@@ -1,9 +1,10 @@
 //! The `embedded` engine: a llama-family GGUF model (SmolLM2-135M-Instruct
-//! by default) run on the CPU with candle, in this process.
+//! by default) run on the CPU, in this process.
 //!
-//! - Loading: the GGUF is read once; Q4_1/Q4_0 tensors are re-quantized to
-//!   Q8_0 (candle's Q8_0 kernel is several times faster than its Q4_1 one on
-//!   this kind of CPU), in memory.
+//! - Loading: the GGUF is read once; Q4_0, Q4_1 and Q8_0 weights stay in
+//!   their blocks (`quant`), other formats become Q8_0; the transformer is
+//!   computed on them directly (`llama`). candle reads the file's header and
+//!   odd formats, and samples.
 //! - One worker thread owns the model and serves requests in order; waiting
 //!   requests are told their position (`queued`).
 //! - Each token is decoded to its own bytes and streamed as soon as it
@@ -12,24 +13,25 @@
 //!   the next token.
 
 pub mod chat;
+pub mod llama;
+pub mod pool;
+pub mod quant;
 pub mod tokenizer;
 
 use std::collections::VecDeque;
-use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use candle_core::quantized::gguf_file::{self, Content};
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
-use candle_transformers::models::quantized_llama::ModelWeights;
 use chatwire_protocol::{ErrorCode, FinishReason, ModelInfo, Usage};
 use tokio::sync::mpsc;
 
 use super::{Engine, EngineError, EngineEvent, EngineStream, GenerateRequest};
 use chat::ChatMl;
+use llama::Llama;
 use tokenizer::{GgufTokenizer, Utf8Stream};
 
 /// Defaults when a request leaves a parameter out.
@@ -64,7 +66,7 @@ pub struct EmbeddedEngine {
 }
 
 struct Loaded {
-    model: ModelWeights,
+    model: Llama,
     tokenizer: GgufTokenizer,
     template: ChatMl,
     context_length: usize,
@@ -74,57 +76,10 @@ fn err(code: ErrorCode, msg: impl Into<String>) -> EngineError {
     EngineError::new(code, msg)
 }
 
-/// Q8_0 copies of the 4-bit tensors, the rest as they are, written to an
-/// in-memory GGUF that candle's loader reads back.
-fn requantize(path: &Path) -> Result<(Content, Cursor<Vec<u8>>), String> {
+fn load(path: &Path, threads: usize) -> Result<Loaded, String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let ct = Content::read(&mut file)
         .map_err(|e| format!("{}: not a GGUF file: {e}", path.display()))?;
-    let device = Device::Cpu;
-    let mut names: Vec<&String> = ct.tensor_infos.keys().collect();
-    names.sort();
-    let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
-    for name in names {
-        let t = ct
-            .tensor(&mut file, name, &device)
-            .map_err(|e| format!("tensor {name}: {e}"))?;
-        let t = match t.dtype() {
-            GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 => {
-                let f = t.dequantize(&device).map_err(|e| e.to_string())?;
-                QTensor::quantize(&f, GgmlDType::Q8_0).map_err(|e| e.to_string())?
-            }
-            _ => t,
-        };
-        tensors.push((name.clone(), t));
-    }
-    let metadata: Vec<(&str, &gguf_file::Value)> =
-        ct.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let mut buf = Cursor::new(Vec::new());
-    gguf_file::write(&mut buf, &metadata, &refs).map_err(|e| format!("re-quantizing: {e}"))?;
-    buf.set_position(0);
-    let ct = Content::read(&mut buf).map_err(|e| e.to_string())?;
-    Ok((ct, buf))
-}
-
-fn load(path: &Path) -> Result<Loaded, String> {
-    let (ct, mut reader) = requantize(path)?;
-    let arch = ct
-        .metadata
-        .get("general.architecture")
-        .and_then(|v| v.to_string().ok())
-        .cloned()
-        .unwrap_or_default();
-    if !matches!(arch.as_str(), "llama" | "qwen2") {
-        return Err(format!(
-            "architecture `{arch}` is not supported (llama-family and qwen2 GGUF models are)"
-        ));
-    }
-    let context_length = ct
-        .metadata
-        .get(&format!("{arch}.context_length"))
-        .and_then(|v| v.to_u32().ok())
-        .unwrap_or(2048) as usize;
     let tokenizer = GgufTokenizer::from_gguf(&ct)?;
     let template = ChatMl::from_template(
         ct.metadata
@@ -132,27 +87,33 @@ fn load(path: &Path) -> Result<Loaded, String> {
             .and_then(|v| v.to_string().ok())
             .map(String::as_str),
     )?;
-    let model = ModelWeights::from_gguf(ct, &mut reader, &Device::Cpu)
+    let model = Llama::load(&ct, &mut std::io::BufReader::new(file), threads)
         .map_err(|e| format!("cannot load the model: {e}"))?;
     Ok(Loaded {
+        context_length: model.config.context,
         model,
         tokenizer,
         template,
-        context_length,
     })
 }
 
 impl EmbeddedEngine {
-    /// Loads the model (a few seconds) and starts its worker thread.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    /// Loads the model (a few seconds) and starts its worker thread;
+    /// inference uses `threads` CPU threads (0: one per core).
+    pub fn load(path: &Path, threads: usize) -> Result<Self, String> {
         let started = std::time::Instant::now();
-        let loaded = load(path)?;
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            threads
+        };
+        let loaded = load(path, threads)?;
         let id = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("embedded")
             .to_owned();
-        tracing::info!(model = %id, context = loaded.context_length, secs = started.elapsed().as_secs_f32(), "embedded model loaded");
+        tracing::info!(model = %id, context = loaded.context_length, threads, secs = started.elapsed().as_secs_f32(), "embedded model loaded");
         let info = ModelInfo {
             name: format!("{id} (embedded, CPU)"),
             id,
@@ -198,6 +159,14 @@ fn serve(mut loaded: Loaded, shared: &Shared) {
         if let Err(e) = result {
             let _ = job.tx.blocking_send(Err(e));
         }
+        // Idle before the reply's stream ends: whoever sees the end and asks
+        // again is told the true queue position (0, not 1).
+        shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .busy = false;
+        drop(job);
     }
 }
 
@@ -229,8 +198,6 @@ fn sampler(req: &GenerateRequest) -> LogitsProcessor {
 }
 
 fn generate(m: &mut Loaded, req: &GenerateRequest, tx: &Reply) -> Result<(), EngineError> {
-    let engine_err =
-        |e: candle_core::Error| err(ErrorCode::Engine, format!("the model failed: {e}"));
     let max_tokens = req
         .params
         .max_tokens
@@ -268,22 +235,22 @@ fn generate(m: &mut Loaded, req: &GenerateRequest, tx: &Reply) -> Result<(), Eng
     let mut generated: Vec<u32> = Vec::new();
     let device = Device::Cpu;
 
-    let input = Tensor::new(ids.as_slice(), &device)
-        .and_then(|t| t.unsqueeze(0))
-        .map_err(engine_err)?;
-    let mut logits = m.model.forward(&input, 0).map_err(engine_err)?;
+    let engine_err = |e: String| err(ErrorCode::Engine, format!("the model failed: {e}"));
+    let tensor_err =
+        |e: candle_core::Error| err(ErrorCode::Engine, format!("the model failed: {e}"));
+    let mut logits = m.model.forward(&ids, 0).map_err(engine_err)?;
     let mut pos = ids.len();
     let finish_reason = loop {
         if tx.is_closed() {
             return Ok(());
         }
-        let mut l = logits.squeeze(0).map_err(engine_err)?;
+        let mut l = Tensor::from_vec(logits, m.model.config.vocab, &device).map_err(tensor_err)?;
         if (penalty - 1.0).abs() > f32::EPSILON {
             let start = generated.len().saturating_sub(REPEAT_LAST_N);
             l = candle_transformers::utils::apply_repeat_penalty(&l, penalty, &generated[start..])
-                .map_err(engine_err)?;
+                .map_err(tensor_err)?;
         }
-        let next = sampler.sample(&l).map_err(engine_err)?;
+        let next = sampler.sample(&l).map_err(tensor_err)?;
         if next == m.tokenizer.eos || m.tokenizer.is_control(next) {
             break FinishReason::Stop;
         }
@@ -295,10 +262,7 @@ fn generate(m: &mut Loaded, req: &GenerateRequest, tx: &Reply) -> Result<(), Eng
         if generated.len() >= max_tokens {
             break FinishReason::Length;
         }
-        let input = Tensor::new(&[next], &device)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(engine_err)?;
-        logits = m.model.forward(&input, pos).map_err(engine_err)?;
+        logits = m.model.forward(&[next], pos).map_err(engine_err)?;
         pos += 1;
     };
     let rest = text.finish();
