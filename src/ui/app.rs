@@ -321,7 +321,9 @@ pub fn App(
     };
 
     let closed = Signal::derive(move || conn.with(|c| matches!(c, ConnState::Closed { .. })));
-    let send_blocked = Signal::derive(move || {
+    // A memo: typing recomputes it once and touches the DOM only when the
+    // answer changes (empty ↔ not empty), not on every keystroke.
+    let send_blocked = Memo::new(move |_| {
         if closed.get() {
             Some(tr("Not connected", "未连接").to_string())
         } else if chat.is_draining() {
