@@ -19,9 +19,11 @@ const KEPT: usize = 200;
 pub struct ReplyRecord {
     pub request: ChatRequest,
     pub model: String,
-    /// Delta frames sent (one token each, or several merged when the
-    /// client was behind).
+    /// Engine tokens sent to the client.
     pub tokens_sent: usize,
+    /// `delta` frames they went out in (fewer than the tokens when tokens
+    /// came faster than the delta interval or the client was behind).
+    pub deltas_sent: usize,
     /// Text sent to the client so far.
     pub text: String,
     /// `None` while the reply runs.
@@ -48,6 +50,7 @@ impl ReplyLog {
                 request: request.clone(),
                 model: model.to_owned(),
                 tokens_sent: 0,
+                deltas_sent: 0,
                 text: String::new(),
                 finish_reason: None,
             });
@@ -62,9 +65,11 @@ impl ReplyLog {
         });
     }
 
-    pub fn token(&self, id: &str, text: &str) {
+    /// A `delta` of `tokens` engine tokens went out.
+    pub fn delta(&self, id: &str, text: &str, tokens: usize) {
         self.update(id, |r| {
-            r.tokens_sent += 1;
+            r.tokens_sent += tokens;
+            r.deltas_sent += 1;
             r.text.push_str(text);
         });
     }

@@ -20,6 +20,11 @@ use crate::debug::ReplyLog;
 use crate::engine::Engine;
 pub use crate::static_files::Site;
 
+/// See [`Limits::delta_interval`]: below a display frame (16.7 ms), so
+/// coalescing never delays what a screen can show; above the gaps of a
+/// stream nobody reads token by token.
+pub const DEFAULT_DELTA_INTERVAL_MS: u64 = 8;
+
 /// Limits a server enforces on each connection.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -39,6 +44,10 @@ pub struct Limits {
     /// How long a reply whose connection dropped goes on for a client to
     /// resume it, and how long a finished reply stays resumable.
     pub resume_window: Duration,
+    /// Tokens ready within this long after a `delta` go out together in
+    /// the next one (zero: one frame per token). The first token of a
+    /// reply, and any token after a quieter spell, goes out at once.
+    pub delta_interval: Duration,
 }
 
 impl Default for Limits {
@@ -51,6 +60,7 @@ impl Default for Limits {
             max_replies_total: 64,
             allowed_origins: Vec::new(),
             resume_window: Duration::from_secs(60),
+            delta_interval: Duration::from_millis(DEFAULT_DELTA_INTERVAL_MS),
         }
     }
 }

@@ -89,6 +89,10 @@ struct Args {
     /// stops replies with their connection.
     #[arg(long, default_value_t = 60)]
     resume_window_secs: u64,
+    /// Tokens ready within this many milliseconds of the last `delta` go
+    /// out together in the next one (0 = one frame per token).
+    #[arg(long, default_value_t = chatwire_server::DEFAULT_DELTA_INTERVAL_MS)]
+    delta_interval_ms: u64,
     /// An origin (e.g. https://wiki.corp) allowed to open /ws besides the
     /// server's own and localhost; repeatable; `*` allows any.
     #[arg(long = "allowed-origin")]
@@ -197,6 +201,7 @@ async fn serve(args: Args) -> Result<(), String> {
             max_replies_total: args.max_replies_total.max(1),
             allowed_origins: args.allowed_origins.clone(),
             resume_window: Duration::from_secs(args.resume_window_secs),
+            delta_interval: Duration::from_millis(args.delta_interval_ms),
         },
         replies: args.debug_api.then(ReplyLog::default),
         shutdown: shutdown_rx,

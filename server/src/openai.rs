@@ -163,7 +163,7 @@ pub async fn chat_completions(
             match ev {
                 Ok(EngineEvent::Token(t)) => {
                     if let Some(log) = &guard.log {
-                        log.token(&id, &t);
+                        log.delta(&id, &t, 1);
                     }
                     text.push_str(&t);
                 }
@@ -267,7 +267,7 @@ fn sse_stream(
             match st.events.next().await {
                 Some(Ok(EngineEvent::Token(t))) => {
                     if let Some(log) = &st.guard.log {
-                        log.token(&st.guard.id, &t);
+                        log.delta(&st.guard.id, &t, 1);
                     }
                     let data = (st.chunk)(&st.guard.id, &st.model, json!({"content": t}), None);
                     return Some((Ok(Event::default().data(data.to_string())), st));

@@ -422,6 +422,7 @@ impl Session {
             buf,
             id: req.id.clone(),
             seq: 0,
+            last_delta: None,
             slot: Some(slot),
         };
         tokio::spawn(reply.stream(req, model, cancel));
@@ -434,6 +435,8 @@ struct Reply {
     buf: Arc<ReplyBuf>,
     id: String,
     seq: u64,
+    /// When the last `delta` went out.
+    last_delta: Option<tokio::time::Instant>,
     /// Its place among the server's running replies, freed as it ends
     /// (also when the task ends otherwise: dropped with the reply).
     slot: Option<crate::ReplySlot>,
@@ -497,6 +500,7 @@ impl Reply {
             };
             match event {
                 Some(Ok(EngineEvent::Token(mut text))) => {
+                    let mut count = 1;
                     // When the client reads slower than the engine writes,
                     // the tokens already generated go out as one frame:
                     // fewer frames for a client that is behind, the same
@@ -504,7 +508,10 @@ impl Reply {
                     if self.buf.lag() > resume::WINDOW / 2 {
                         while text.len() < MERGE_LIMIT_BYTES {
                             match tokens.next().now_or_never() {
-                                Some(Some(Ok(EngineEvent::Token(t)))) => text.push_str(&t),
+                                Some(Some(Ok(EngineEvent::Token(t)))) => {
+                                    text.push_str(&t);
+                                    count += 1;
+                                }
                                 Some(other) => {
                                     carried = Some(other);
                                     break;
@@ -513,9 +520,34 @@ impl Reply {
                             }
                         }
                     }
+                    // Tokens that come within the delta interval of the last
+                    // frame wait for its end and go out together.
+                    let interval = self.state.limits.delta_interval;
+                    if let Some(due) = self.last_delta.map(|t| t + interval) {
+                        let wait = tokio::time::sleep_until(due);
+                        tokio::pin!(wait);
+                        while carried.is_none()
+                            && text.len() < MERGE_LIMIT_BYTES
+                            && tokio::time::Instant::now() < due
+                        {
+                            tokio::select! {
+                                biased;
+                                // Send what is held; the loop then stops.
+                                _ = cancel.cancelled() => break,
+                                _ = &mut wait => break,
+                                ev = tokens.next() => match ev {
+                                    Some(Ok(EngineEvent::Token(t))) => {
+                                        text.push_str(&t);
+                                        count += 1;
+                                    }
+                                    other => carried = Some(other),
+                                },
+                            }
+                        }
+                    }
                     self.seq += 1;
                     if let Some(log) = &self.state.replies {
-                        log.token(&self.id, &text);
+                        log.delta(&self.id, &text, count);
                     }
                     let delta = ServerFrame::Delta {
                         id: self.id.clone(),
@@ -524,6 +556,9 @@ impl Reply {
                     };
                     if !self.send(delta).await {
                         return;
+                    }
+                    if !interval.is_zero() {
+                        self.last_delta = Some(tokio::time::Instant::now());
                     }
                 }
                 Some(Ok(EngineEvent::Queued(position))) => {

@@ -47,6 +47,8 @@ async fn server_with(config: ScriptedConfig, limits: Limits) -> Server {
     }
 }
 
+/// A server sending one `delta` per token (no coalescing), so that tests
+/// can count frames; `coalescing_*` tests use the default interval.
 async fn server() -> Server {
     server_with(
         ScriptedConfig {
@@ -54,9 +56,73 @@ async fn server() -> Server {
             tokens: 20,
             tokens_per_second: 0.0,
         },
-        Limits::default(),
+        Limits {
+            delta_interval: std::time::Duration::ZERO,
+            ..Limits::default()
+        },
     )
     .await
+}
+
+#[tokio::test]
+async fn coalescing_sends_a_fast_stream_in_fewer_frames_with_the_same_text() {
+    let fast = server_with(
+        ScriptedConfig {
+            reply: None,
+            tokens: 400,
+            tokens_per_second: 0.0,
+        },
+        Limits::default(),
+    )
+    .await;
+    let per_token = server_with(
+        ScriptedConfig {
+            reply: None,
+            tokens: 400,
+            tokens_per_second: 0.0,
+        },
+        Limits {
+            delta_interval: std::time::Duration::ZERO,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let mut texts = Vec::new();
+    let mut frames = Vec::new();
+    for s in [&fast, &per_token] {
+        let mut ws = connect(s).await;
+        send(&mut ws, &chat("r1", "hi", Params::default())).await;
+        let (text, seqs, reason) = collect(&mut ws).await;
+        assert_eq!(reason, FinishReason::Stop);
+        let expected: Vec<u64> = (0..seqs.len() as u64).collect();
+        assert_eq!(seqs, expected, "seq still counts up with no gap");
+        let rec = &s.log.snapshot()[0];
+        assert_eq!(rec.tokens_sent, 400);
+        assert_eq!(rec.deltas_sent, seqs.len() - 2);
+        texts.push(text);
+        frames.push(seqs.len());
+    }
+    assert_eq!(texts[0], texts[1], "the same text either way");
+    assert_eq!(frames[1], 1 + 400 + 1);
+    assert!(frames[0] < 200, "{} frames for 400 fast tokens", frames[0]);
+}
+
+#[tokio::test]
+async fn coalescing_leaves_a_stream_slower_than_the_interval_alone() {
+    // 40 tokens/s: 25 ms apart, longer than the 8 ms interval.
+    let s = server_with(
+        ScriptedConfig {
+            reply: None,
+            tokens: 10,
+            tokens_per_second: 40.0,
+        },
+        Limits::default(),
+    )
+    .await;
+    let mut ws = connect(&s).await;
+    send(&mut ws, &chat("r1", "hi", Params::default())).await;
+    let (_, seqs, _) = collect(&mut ws).await;
+    assert_eq!(seqs.len(), 1 + 10 + 1, "one token per delta");
 }
 
 async fn connect_with_origin(

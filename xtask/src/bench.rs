@@ -54,7 +54,7 @@ pub fn run_bench(args: &[String]) -> Result {
             soak(&args[1..])
         }
         _ => Err(
-            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] | soak [--cycles 20]>"
+            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] [--only load,stream,history] [--delta-interval-ms N] | soak [--cycles 20]>"
                 .into(),
         ),
     }
@@ -105,7 +105,16 @@ fn llama_venv() -> Result<std::path::PathBuf> {
 fn render(args: &[String]) -> Result {
     use std::io::{BufRead, BufReader};
     let root = root();
+    // `--delta-interval-ms N` is the server's (0: one frame per token, as
+    // most backends send); the rest is the benchmark script's.
+    let mut args = args.to_vec();
+    let mut server_args = Vec::new();
+    if let Some(i) = args.iter().position(|a| a == "--delta-interval-ms") {
+        server_args = args.drain(i..(i + 2).min(args.len())).collect();
+    }
+    let args = &args[..];
     let mut server = Command::new(build::server_binary())
+        .args(&server_args)
         .args([
             "--engine",
             "scripted",
