@@ -301,10 +301,14 @@ pub fn App(
                     if let Event::Ready { models } = &e {
                         settings.offer_models(models.iter().map(|m| m.id.clone()).collect());
                     }
+                    // Ready, or a reply over: a queued message may go (not
+                    // on each token: that would wake the check per frame).
+                    let may_free = !matches!(e, Event::Token { .. } | Event::Queued { .. });
                     chat.apply(e);
                     follow.request();
-                    // Ready, or a reply over: a queued message may go.
-                    pending_tick.update(|n| *n += 1);
+                    if may_free {
+                        pending_tick.update(|n| *n += 1);
+                    }
                 }
                 LinkEvent::Undecodable(detail) => chat.undecodable(detail),
                 LinkEvent::Lost => chat.connection_lost(caps.resume),
