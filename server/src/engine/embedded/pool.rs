@@ -195,8 +195,12 @@ mod tests {
         pool.run(&|_| {
             n.fetch_add(1, Ordering::Relaxed);
         });
-        std::thread::sleep(SPIN * 3);
-        assert_eq!(pool.shared.sleepers.load(Ordering::SeqCst), 1);
+        // The helper goes to sleep after SPIN without work.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.shared.sleepers.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the helper never slept");
+            std::thread::sleep(SPIN);
+        }
         pool.run(&|_| {
             n.fetch_add(1, Ordering::Relaxed);
         });
