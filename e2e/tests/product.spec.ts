@@ -188,10 +188,9 @@ test('embed=1 in a sandboxed iframe on another origin: chat works, the host neve
     const reply = app.locator('[data-testid="message"][data-role="assistant"]').last();
     await expect(reply).toHaveAttribute('data-status', 'done');
     // The transcript followed the stream inside the frame.
-    const atBottom = await app.getByTestId('transcript').evaluate(
+    await expect.poll(() => app.getByTestId('transcript').evaluate(
       (t) => t.scrollHeight > t.clientHeight && t.scrollTop + t.clientHeight >= t.scrollHeight - 2,
-    );
-    expect(atBottom).toBe(true);
+    )).toBe(true);
     expect(await page.evaluate(() => [window.scrollY, (window as any).maxScroll])).toEqual([0, 0]);
     // Fits the 320 px frame: nothing wider than it.
     const overflow = await app.locator('html').evaluate((h) => h.scrollWidth - h.clientWidth);

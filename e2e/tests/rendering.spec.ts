@@ -203,6 +203,11 @@ test('scrolling follows the stream, stops when the reader scrolls up, and "jump 
   // The page itself never scrolled.
   expect(await page.evaluate(() => [window.scrollX, window.scrollY])).toEqual([0, 0]);
   await chat.stop.click();
+  await expect(reply).not.toHaveAttribute('data-status', 'streaming');
+  await expect.poll(gap).toBeLessThanOrEqual(4);
+  // The transcript itself gets shorter: still at the bottom.
+  await page.setViewportSize({ width: 900, height: 420 });
+  await expect.poll(gap).toBeLessThanOrEqual(4);
 });
 
 test('Esc stops a reply; the live region announces start and end; the transcript is not live', async ({ chat, page, server }) => {

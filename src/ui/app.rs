@@ -305,7 +305,6 @@ pub fn App(
                     // on each token: that would wake the check per frame).
                     let may_free = !matches!(e, Event::Token { .. } | Event::Queued { .. });
                     chat.apply(e);
-                    follow.request();
                     if may_free {
                         pending_tick.update(|n| *n += 1);
                     }
@@ -383,7 +382,6 @@ pub fn App(
             let model = (caps.model_choice && !model.is_empty()).then_some(model);
             chat.set_reply_params(params, model.clone());
             follow.jump();
-            follow.request();
             let turn = Turn {
                 reply_id: reply_id.clone(),
                 messages,
@@ -426,7 +424,6 @@ pub fn App(
         if !conn.with_untracked(ConnState::is_open) {
             chat.queue(&text, image);
             follow.jump();
-            follow.request();
             return;
         }
         let reply_id = new_reply_id();
@@ -483,6 +480,12 @@ pub fn App(
         if let Some(el) = follow.el.get() {
             super::lazy::init(&el);
         }
+    });
+    // The transcript follows its content's size (see `follow`).
+    Effect::new(move |_| {
+        follow.el.track();
+        follow.content.track();
+        follow.start();
     });
     let esc = window_event_listener(leptos::ev::keydown, move |ev| {
         if ev.key() == "Escape" && !ev.is_composing() && chat.is_busy_untracked() {
@@ -558,7 +561,7 @@ pub fn App(
                     <section class="transcript" aria-label=tr("Conversation", "对话") data-testid="transcript" node_ref=follow.el
                         on:scroll=move |_| follow.on_scroll()
                         on:wheel=move |ev| follow.on_wheel(ev.delta_y())>
-                        <MessageList chat/>
+                        <div class="transcript-content" node_ref=follow.content><MessageList chat/></div>
                     </section>
                     <Show when=move || !follow.following.get()>
                         <button type="button" class="jump-latest" data-testid="jump-latest"

@@ -68,7 +68,6 @@ pub fn ImportButton(chat: Chat) -> impl IntoView {
                     // Open at the latest message, before anything renders.
                     if let Some(f) = follow {
                         f.jump();
-                        f.request();
                     }
                 }
                 Err(e) => chat

@@ -11,7 +11,6 @@ use web_sys::{Document, Element as DomElement, Node};
 use crate::chat::Status;
 use crate::markdown::{Frame, StreamRenderer, VNode};
 
-use super::follow::Follow;
 use super::lazy;
 
 /// Builds DOM for a node: elements and attributes from the closed lists
@@ -168,7 +167,6 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
         cursor: None,
         owns_root: false,
     });
-    let follow = use_context::<Follow>();
 
     let flush = move || {
         let Some(el) = root.get_untracked() else {
@@ -187,9 +185,6 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
             "data-render",
             if streaming { "streaming" } else { "complete" },
         );
-        if let Some(f) = follow {
-            f.after_render();
-        }
     };
 
     Effect::new(move |_| {
