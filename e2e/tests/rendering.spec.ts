@@ -100,9 +100,11 @@ test('mid-stream: no raw markers flicker, an open fence is already code, finishe
       if (!body) return;
       w.__stamps.push(document.timeline.currentTime);
       w.__seen.push(body.textContent ?? '');
-      if (!w.__first && body.children.length >= 3) {
+      // Blocks: those final (grouped in chunks) and the open ones.
+      const blocks = body.querySelectorAll(':scope > .md-chunk > *, :scope > :not(.md-chunk)');
+      if (!w.__first && blocks.length >= 3) {
         // From the next frame on, the first block is final.
-        w.__first = body.firstElementChild;
+        w.__first = blocks[0];
         return;
       }
       if (w.__first) {
@@ -136,7 +138,7 @@ test('mid-stream: no raw markers flicker, an open fence is already code, finishe
   // and nothing inside it changed after the later blocks arrived.
   expect(await page.evaluate(() => {
     const body = document.querySelector('[data-role="assistant"] [data-testid="message-body"]')!;
-    return (window as any).__first === body.firstElementChild;
+    return (window as any).__first === body.querySelector(':scope > .md-chunk > *');
   })).toBe(true);
   expect(await page.evaluate(() => (window as any).__firstBlockMutations)).toBe(0);
 });

@@ -3,13 +3,15 @@
 //! and all of it happens at most once per animation frame, however fast
 //! tokens arrive.
 
+use std::cell::Cell;
+
 use leptos::html::Div;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element as DomElement, Node};
 
 use crate::chat::Status;
-use crate::markdown::{Frame, StreamRenderer, VNode};
+use crate::markdown::{Frame, Pacer, StreamRenderer, VNode};
 
 use super::lazy;
 
@@ -81,6 +83,7 @@ fn cursor_host(root: &DomElement) -> DomElement {
         match last.tag_name().as_str() {
             "P" | "LI" | "UL" | "OL" | "BLOCKQUOTE" | "PRE" | "CODE" | "H1" | "H2" | "H3"
             | "H4" | "H5" | "H6" => host = last,
+            "DIV" if last.class_list().contains("md-chunk") => host = last,
             "DIV" if last.class_list().contains("code-block") => match last.last_element_child() {
                 Some(pre) => host = pre,
                 None => break,
@@ -91,11 +94,24 @@ fn cursor_host(root: &DomElement) -> DomElement {
     host
 }
 
+/// Finished blocks are grouped this many to a chunk: each chunk skips
+/// layout and paint while off screen (`content-visibility: auto`). One
+/// such box per block would cost the browser a visibility check per block
+/// per frame, which grows with the reply.
+const CHUNK_BLOCKS: usize = 24;
+
 struct MdState {
     renderer: StreamRenderer,
-    /// How many children of the container are final blocks.
-    frozen: usize,
-    /// What the open blocks after them show.
+    /// Bytes of the text rendered so far (the pacer may leave the rest
+    /// for the next frames).
+    shown: usize,
+    /// How many chunks of final blocks lead the container (the open
+    /// blocks follow them).
+    chunks: usize,
+    /// The last chunk, while it takes more blocks, and how many it has.
+    chunk: Option<DomElement>,
+    chunk_len: usize,
+    /// What the open blocks after the chunks show.
     open: Vec<VNode>,
     pending: bool,
     cursor: Option<DomElement>,
@@ -103,6 +119,20 @@ struct MdState {
 }
 
 impl MdState {
+    fn new() -> Self {
+        Self {
+            renderer: StreamRenderer::new(),
+            shown: 0,
+            chunks: 0,
+            chunk: None,
+            chunk_len: 0,
+            open: Vec::new(),
+            pending: false,
+            cursor: None,
+            owns_root: false,
+        }
+    }
+
     fn apply(&mut self, doc: &Document, root: &DomElement, frame: Frame) {
         if let Some(c) = &self.cursor {
             c.remove();
@@ -117,15 +147,45 @@ impl MdState {
             // from here on its children are ours alone.
             root.set_text_content(None);
             self.owns_root = true;
-            self.frozen = 0;
+            self.chunks = 0;
+            self.chunk = None;
+            self.chunk_len = 0;
             self.open.clear();
         }
         let n_frozen = frozen.len();
         let mut region = frozen;
         region.extend(open);
-        patch(doc, root, self.frozen, &self.open, &region);
-        self.frozen += n_frozen;
+        // The open blocks that are now final keep their elements (patched
+        // like any open block), then move into the chunks for good.
+        patch(doc, root, self.chunks, &self.open, &region);
         self.open = region.split_off(n_frozen);
+        for _ in 0..n_frozen {
+            self.freeze_next(doc, root);
+        }
+    }
+
+    /// Moves the first block after the chunks into the last chunk.
+    fn freeze_next(&mut self, doc: &Document, root: &DomElement) {
+        let kids = root.child_nodes();
+        let Some(block) = kids.item(self.chunks as u32) else {
+            return;
+        };
+        let chunk = match &self.chunk {
+            Some(c) if self.chunk_len < CHUNK_BLOCKS => c.clone(),
+            _ => {
+                let Ok(c) = doc.create_element("div") else {
+                    return;
+                };
+                let _ = c.set_attribute("class", "md-chunk");
+                let _ = root.insert_before(&c, Some(&block));
+                self.chunks += 1;
+                self.chunk_len = 0;
+                self.chunk = Some(c.clone());
+                c
+            }
+        };
+        let _ = chunk.append_child(&block);
+        self.chunk_len += 1;
     }
 
     fn show_cursor(&mut self, doc: &Document, root: &DomElement, streaming: bool) {
@@ -150,6 +210,87 @@ impl MdState {
     }
 }
 
+thread_local! {
+    /// How much text a frame renders, learned across replies.
+    static PACE: Cell<Pacer> = Cell::new(Pacer::new());
+}
+
+fn now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// What a reply's body renders from (all of it `Copy`, so a frame can
+/// schedule the next one).
+#[derive(Clone, Copy)]
+struct Body {
+    root: NodeRef<Div>,
+    state: StoredValue<MdState, LocalStorage>,
+    text: RwSignal<String>,
+    status: RwSignal<Status>,
+}
+
+impl Body {
+    /// Renders in the next animation frame (once, however many tokens
+    /// come before it).
+    fn schedule(self) {
+        let first = self
+            .state
+            .try_update_value(|s| !std::mem::replace(&mut s.pending, true))
+            .unwrap_or(false);
+        if first {
+            request_animation_frame(move || self.flush());
+        }
+    }
+
+    /// One frame's render: as much new text as the pacer allows; if text
+    /// is left, the next frame goes on.
+    fn flush(self) {
+        let Some(el) = self.root.get_untracked() else {
+            return;
+        };
+        let el: DomElement = el.unchecked_into();
+        let doc = document();
+        let streaming = self.status.get_untracked() == Status::Streaming;
+        let start = now();
+        let behind = self
+            .state
+            .try_update_value(|s| {
+                s.pending = false;
+                let pacer = PACE.with(Cell::get);
+                let (frame, from, end, behind) = self.text.with_untracked(|t| {
+                    if s.shown > t.len() || !t.is_char_boundary(s.shown) {
+                        s.shown = 0;
+                    }
+                    let end = pacer.cut(t, s.shown);
+                    let behind = end < t.len();
+                    let frame = s.renderer.update(&t[..end], streaming || behind);
+                    (frame, s.shown, end, behind)
+                });
+                s.shown = end;
+                s.apply(&doc, &el, frame);
+                s.show_cursor(&doc, &el, streaming || behind);
+                let mut pacer = pacer;
+                pacer.record(end - from, now() - start);
+                PACE.with(|p| p.set(pacer));
+                behind
+            })
+            .unwrap_or(false);
+        let _ = el.set_attribute(
+            "data-render",
+            if streaming || behind {
+                "streaming"
+            } else {
+                "complete"
+            },
+        );
+        if behind {
+            self.schedule();
+        }
+    }
+}
+
 /// A reply's body: markdown rendered from `text`, streamed while `status`
 /// is `Streaming`. `data-render` is `streaming` until the final text is
 /// in the DOM, then `complete`; a finished message far from view is
@@ -159,32 +300,13 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
     let root = NodeRef::<Div>::new();
     // Replies that stream render at once; finished ones when near view.
     let near = RwSignal::new(status.get_untracked() == Status::Streaming);
-    let state = StoredValue::new_local(MdState {
-        renderer: StreamRenderer::new(),
-        frozen: 0,
-        open: Vec::new(),
-        pending: false,
-        cursor: None,
-        owns_root: false,
-    });
+    let state = StoredValue::new_local(MdState::new());
 
-    let flush = move || {
-        let Some(el) = root.get_untracked() else {
-            return;
-        };
-        let el: DomElement = el.unchecked_into();
-        let doc = document();
-        let streaming = status.get_untracked() == Status::Streaming;
-        state.try_update_value(|s| {
-            s.pending = false;
-            let frame = text.with_untracked(|t| s.renderer.update(t, streaming));
-            s.apply(&doc, &el, frame);
-            s.show_cursor(&doc, &el, streaming);
-        });
-        let _ = el.set_attribute(
-            "data-render",
-            if streaming { "streaming" } else { "complete" },
-        );
+    let body = Body {
+        root,
+        state,
+        text,
+        status,
     };
 
     Effect::new(move |_| {
@@ -202,12 +324,7 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
             }
             return;
         }
-        let schedule = state
-            .try_update_value(|s| !std::mem::replace(&mut s.pending, true))
-            .unwrap_or(false);
-        if schedule {
-            request_animation_frame(flush);
-        }
+        body.schedule();
     });
 
     on_cleanup(move || {
