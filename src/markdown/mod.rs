@@ -4,12 +4,10 @@
 
 pub mod highlight;
 pub mod links;
-pub mod pace;
 pub mod remend;
 pub mod render;
 pub mod stream;
 pub mod vnode;
 
-pub use pace::Pacer;
 pub use stream::{Frame, StreamRenderer};
 pub use vnode::VNode;

@@ -3,15 +3,13 @@
 //! and all of it happens at most once per animation frame, however fast
 //! tokens arrive.
 
-use std::cell::Cell;
-
 use leptos::html::Div;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element as DomElement, Node};
 
 use crate::chat::Status;
-use crate::markdown::{Frame, Pacer, StreamRenderer, VNode};
+use crate::markdown::{Frame, StreamRenderer, VNode};
 
 use super::lazy;
 
@@ -102,9 +100,6 @@ const CHUNK_BLOCKS: usize = 24;
 
 struct MdState {
     renderer: StreamRenderer,
-    /// Bytes of the text rendered so far (the pacer may leave the rest
-    /// for the next frames).
-    shown: usize,
     /// How many chunks of final blocks lead the container (the open
     /// blocks follow them).
     chunks: usize,
@@ -122,7 +117,6 @@ impl MdState {
     fn new() -> Self {
         Self {
             renderer: StreamRenderer::new(),
-            shown: 0,
             chunks: 0,
             chunk: None,
             chunk_len: 0,
@@ -210,19 +204,7 @@ impl MdState {
     }
 }
 
-thread_local! {
-    /// How much text a frame renders, learned across replies.
-    static PACE: Cell<Pacer> = Cell::new(Pacer::new());
-}
-
-fn now() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
-}
-
-/// What a reply's body renders from (all of it `Copy`, so a frame can
-/// schedule the next one).
+/// What a reply's body renders from (all of it `Copy`).
 #[derive(Clone, Copy)]
 struct Body {
     root: NodeRef<Div>,
@@ -244,8 +226,7 @@ impl Body {
         }
     }
 
-    /// One frame's render: as much new text as the pacer allows; if text
-    /// is left, the next frame goes on.
+    /// One frame's render: everything that arrived since the last one.
     fn flush(self) {
         let Some(el) = self.root.get_untracked() else {
             return;
@@ -253,41 +234,18 @@ impl Body {
         let el: DomElement = el.unchecked_into();
         let doc = document();
         let streaming = self.status.get_untracked() == Status::Streaming;
-        let start = now();
-        let behind = self
-            .state
-            .try_update_value(|s| {
-                s.pending = false;
-                let pacer = PACE.with(Cell::get);
-                let (frame, from, end, behind) = self.text.with_untracked(|t| {
-                    if s.shown > t.len() || !t.is_char_boundary(s.shown) {
-                        s.shown = 0;
-                    }
-                    let end = pacer.cut(t, s.shown);
-                    let behind = end < t.len();
-                    let frame = s.renderer.update(&t[..end], streaming || behind);
-                    (frame, s.shown, end, behind)
-                });
-                s.shown = end;
-                s.apply(&doc, &el, frame);
-                s.show_cursor(&doc, &el, streaming || behind);
-                let mut pacer = pacer;
-                pacer.record(end - from, now() - start);
-                PACE.with(|p| p.set(pacer));
-                behind
-            })
-            .unwrap_or(false);
+        self.state.try_update_value(|s| {
+            s.pending = false;
+            let frame = self
+                .text
+                .with_untracked(|t| s.renderer.update(t, streaming));
+            s.apply(&doc, &el, frame);
+            s.show_cursor(&doc, &el, streaming);
+        });
         let _ = el.set_attribute(
             "data-render",
-            if streaming || behind {
-                "streaming"
-            } else {
-                "complete"
-            },
+            if streaming { "streaming" } else { "complete" },
         );
-        if behind {
-            self.schedule();
-        }
     }
 }
 
