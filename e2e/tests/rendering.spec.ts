@@ -100,6 +100,8 @@ test('mid-stream: no raw markers flicker, an open fence is already code, finishe
       if (!body) return;
       w.__stamps.push(document.timeline.currentTime);
       w.__seen.push(body.textContent ?? '');
+      // Any frame (whatever came before it) that shows the fence open.
+      w.__sawOpenFence ||= !!body.querySelector('[data-testid="code-block"]') && !(body.textContent ?? '').includes('after');
       // Blocks: those final (grouped in chunks) and the open ones.
       const blocks = body.querySelectorAll(':scope > .md-chunk > *, :scope > :not(.md-chunk)');
       if (!w.__first && blocks.length >= 3) {
@@ -109,7 +111,6 @@ test('mid-stream: no raw markers flicker, an open fence is already code, finishe
       }
       if (w.__first) {
         for (const r of records) if (w.__first.contains(r.target) || r.target === w.__first) w.__firstBlockMutations++;
-        w.__sawOpenFence ||= !!body.querySelector('[data-testid="code-block"]') && !(body.textContent ?? '').includes('after');
       }
     }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
   });
