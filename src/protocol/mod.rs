@@ -115,6 +115,39 @@ impl Decoded {
             ..Self::default()
         }
     }
+
+    /// Adds what the next frame produced after this: events and frames to
+    /// send keep their order, and a token that continues the same reply as
+    /// the last event is joined to it (the later sequence number kept), so
+    /// a burst of frames reaches the UI as one update.
+    pub fn append(&mut self, next: Decoded) {
+        for event in next.events {
+            self.push_event(event);
+        }
+        self.send.extend(next.send);
+        self.reconnect_now |= next.reconnect_now;
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if let (
+            Some(Event::Token {
+                reply: last_reply,
+                text: last_text,
+                seq: last_seq,
+            }),
+            Event::Token { reply, text, seq },
+        ) = (self.events.last_mut(), &event)
+        {
+            if last_reply == reply {
+                last_text.push_str(text);
+                if seq.is_some() {
+                    *last_seq = *seq;
+                }
+                return;
+            }
+        }
+        self.events.push(event);
+    }
 }
 
 /// What a dialect can do, so the UI shows what applies and what does not.
@@ -202,8 +235,20 @@ impl Dialect {
         each!(self, d => d.on_open(now_ms))
     }
 
-    pub fn encode_turn(&mut self, turn: &Turn, now_ms: u64) -> Vec<String> {
-        each!(self, d => d.encode_turn(turn, now_ms))
+    /// The frames that send `turn`, and anything to tell the user about
+    /// them.
+    pub fn encode_turn(&mut self, turn: &Turn, now_ms: u64) -> Decoded {
+        let send = match self {
+            Dialect::Native(d) => return d.encode_turn(turn, now_ms),
+            Dialect::Qwen(d) => d.encode_turn(turn, now_ms),
+            Dialect::SocketIo(d) => d.encode_turn(turn, now_ms),
+            Dialect::Nexlm(d) => d.encode_turn(turn, now_ms),
+            Dialect::Session(d) => d.encode_turn(turn, now_ms),
+        };
+        Decoded {
+            send,
+            ..Decoded::default()
+        }
     }
 
     /// The user stopped reply `reply`.
@@ -256,6 +301,54 @@ mod tests {
     use super::*;
     use crate::config::Protocol;
     use chatwire_protocol::Role;
+
+    fn token(reply: &str, text: &str, seq: Option<u64>) -> Event {
+        Event::Token {
+            reply: reply.into(),
+            text: text.into(),
+            seq,
+        }
+    }
+
+    #[test]
+    fn append_joins_tokens_of_one_reply_and_keeps_order() {
+        let mut batch = Decoded::default();
+        batch.append(Decoded::event(token("r1", "Hel", Some(1))));
+        batch.append(Decoded {
+            events: vec![token("r1", "lo", Some(2)), token("r1", ", ", None)],
+            send: vec!["pong".into()],
+            reconnect_now: false,
+        });
+        batch.append(Decoded::event(token("r2", "other", Some(7))));
+        batch.append(Decoded::event(Event::End {
+            reply: "r1".into(),
+            reason: EndReason::Complete,
+            usage: None,
+        }));
+        batch.append(Decoded::event(token("r1", "late", Some(9))));
+        batch.append(Decoded::send("second".into()));
+        assert_eq!(
+            batch.events,
+            vec![
+                token("r1", "Hello, ", Some(2)),
+                token("r2", "other", Some(7)),
+                Event::End {
+                    reply: "r1".into(),
+                    reason: EndReason::Complete,
+                    usage: None,
+                },
+                token("r1", "late", Some(9)),
+            ]
+        );
+        assert_eq!(batch.send, vec!["pong".to_string(), "second".to_string()]);
+        assert!(!batch.reconnect_now);
+        batch.append(Decoded {
+            reconnect_now: true,
+            ..Decoded::default()
+        });
+        batch.append(Decoded::default());
+        assert!(batch.reconnect_now);
+    }
 
     fn turn() -> Turn {
         Turn {
