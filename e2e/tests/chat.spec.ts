@@ -2,6 +2,7 @@
 // (scripted engine). The scripted engine obeys directives in the prompt:
 // !tokens=N, !tps=F, !delay_ms=N, !error=K (see server/src/engine/scripted.rs).
 import { test, expect, rawText } from '../support/fixtures';
+import { Server } from '../support/server';
 
 test('a reply streams with a blinking cursor and completes with the full text', async ({ chat, server }) => {
   await chat.open();
@@ -255,4 +256,45 @@ test('an unreachable backend keeps retrying; a message typed meanwhile waits as 
   await expect(chat.user.last().getByTestId('message-note')).toContainText('sent when');
   await expect(chat.assistant).toHaveCount(0);
   await expect(chat.composer).toHaveValue('');
+});
+
+test('a conversation longer than the server takes is cut from the oldest, with a notice; a message too long alone fails its reply', async ({ page, pageErrors }) => {
+  void pageErrors;
+  const server = new Server(['--engine', 'scripted', '--max-frame-bytes', '4096']);
+  await server.start();
+  try {
+    await page.goto(server.url);
+    const status = page.getByTestId('connection-status');
+    await expect(status).toHaveAttribute('data-state', 'open');
+    const assistant = page.locator('[data-testid="message"][data-role="assistant"]');
+    const say = async (text: string) => {
+      await page.getByTestId('composer').fill(text);
+      await page.getByTestId('send').click();
+    };
+    const long = (tag: string) => `${tag} !tokens=3 !tps=0 ${'x'.repeat(1500)}`;
+    for (const [i, tag] of ['one', 'two'].entries()) {
+      await say(long(tag));
+      await expect(assistant.nth(i)).toHaveAttribute('data-status', 'done');
+    }
+    await expect(page.getByTestId('backend-notice')).toHaveCount(0);
+    // Three long user messages and two replies exceed 4 KB: the first
+    // question goes, and its reply with it.
+    await say(long('three'));
+    await expect(assistant.nth(2)).toHaveAttribute('data-status', 'done');
+    await expect(page.getByTestId('backend-notice')).toContainText('the oldest 2 messages were left out');
+    const sent = (await server.lastReply())!.request.messages;
+    expect(sent.map((m) => m.content.split(' ')[0])).toEqual(['two', (await server.replies())[1].text.split(' ')[0], 'three']);
+    expect(sent.at(-1)!.content).toBe(long('three'));
+
+    // One message above the limit cannot be cut: its reply fails with the reason.
+    await say(`!tokens=3 ${'y'.repeat(5000)}`);
+    await expect(assistant.nth(3)).toHaveAttribute('data-status', 'error');
+    await expect(assistant.nth(3).getByTestId('message-error')).toContainText('exceeds the limit');
+    await expect(page.getByTestId('composer')).toBeEnabled();
+    await say('still here? !tokens=2 !tps=0');
+    await expect(assistant.nth(4)).toHaveAttribute('data-status', 'done');
+    await expect(status).toHaveAttribute('data-state', 'open');
+  } finally {
+    await server.kill();
+  }
 });

@@ -56,6 +56,20 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[Strin
     matches!(hostname, "localhost" | "127.0.0.1" | "::1")
 }
 
+/// The `id` of a `chat` frame, read without decoding the rest.
+fn oversize_chat_id(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+    }
+    let head: Head = serde_json::from_str(text).ok()?;
+    (head.kind == "chat")
+        .then_some(head.id?)
+        .filter(|id| !id.is_empty() && id.len() <= MAX_ID_LEN)
+}
+
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     headers: axum::http::HeaderMap,
@@ -277,8 +291,15 @@ impl Session {
                 "frame of {} bytes exceeds the limit of {limit} bytes",
                 text.len()
             );
-            self.send(ServerFrame::error(None, ErrorCode::FrameTooLarge, msg))
-                .await;
+            // A chat request too large ends that reply, so the client is
+            // not left waiting for it.
+            let id = oversize_chat_id(text);
+            self.send(ServerFrame::error(
+                id.as_deref(),
+                ErrorCode::FrameTooLarge,
+                msg,
+            ))
+            .await;
             return;
         }
         let frame = match ClientFrame::decode(text) {

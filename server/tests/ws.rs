@@ -410,6 +410,20 @@ async fn bad_frames_are_answered_and_the_socket_survives() {
             ..
         }
     ));
+    // A chat request over the limit fails that reply.
+    let big_chat = format!(
+        r#"{{"type":"chat","id":"huge","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(2000)
+    );
+    send_raw(&mut ws, &big_chat).await;
+    match recv(&mut ws).await {
+        ServerFrame::Error {
+            id: Some(id),
+            code: ErrorCode::FrameTooLarge,
+            ..
+        } => assert_eq!(id, "huge"),
+        other => panic!("expected frame_too_large for reply huge, got {other:?}"),
+    }
     ws.send(Message::Binary(vec![1u8, 2, 3].into()))
         .await
         .unwrap();

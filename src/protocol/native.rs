@@ -1,8 +1,8 @@
 //! The `native` dialect: chatwire's own protocol (docs/protocol.md).
 
 use chatwire_protocol::{
-    ChatRequest, ClientFrame, DecodeError, ErrorCode, FinishReason, SeqTracker, SeqVerdict,
-    ServerFrame, DEFAULT_HEARTBEAT_MS, PROTOCOL_VERSION,
+    ChatRequest, ClientFrame, DecodeError, ErrorCode, FinishReason, Role, SeqTracker, SeqVerdict,
+    ServerFrame, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 
 use super::{Capabilities, Decoded, EndReason, Event, StopKind, Turn};
@@ -11,6 +11,8 @@ use super::{Capabilities, Decoded, EndReason, Event, StopKind, Turn};
 pub struct Native {
     client_id: String,
     heartbeat_ms: u64,
+    /// The largest frame the server takes (its `welcome` says).
+    max_frame_bytes: usize,
     last_ping_ms: u64,
     /// The reply in flight and its sequence bookkeeping. It outlives a
     /// dropped connection: the next one resumes it.
@@ -26,6 +28,7 @@ impl Native {
         Self {
             client_id: client_id.to_owned(),
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             last_ping_ms: 0,
             current: None,
             connected: false,
@@ -98,15 +101,49 @@ impl Native {
         self.resume_frame().map(Decoded::send).unwrap_or_default()
     }
 
-    pub fn encode_turn(&mut self, turn: &Turn, _now_ms: u64) -> Vec<String> {
+    /// `chat`, within the server's frame limit: when the conversation is
+    /// too long, the oldest messages (never the system prompt, never the
+    /// new message) are left out of the request, and a notice says so. A
+    /// new message too long on its own is sent anyway; the server's error
+    /// then ends this reply with the reason.
+    pub fn encode_turn(&mut self, turn: &Turn, _now_ms: u64) -> Decoded {
         self.current = Some((turn.reply_id.clone(), SeqTracker::new()));
-        vec![ClientFrame::Chat(ChatRequest {
+        let mut request = ChatRequest {
             id: turn.reply_id.clone(),
             model: turn.model.clone(),
             messages: turn.messages.clone(),
             params: turn.params,
-        })
-        .encode()]
+        };
+        let mut frame = ClientFrame::Chat(request.clone()).encode();
+        let mut left_out = 0;
+        while frame.len() > self.max_frame_bytes {
+            let excess = frame.len() - self.max_frame_bytes;
+            let dropped = drop_oldest(&mut request.messages, excess);
+            if dropped == 0 {
+                break;
+            }
+            left_out += dropped;
+            frame = ClientFrame::Chat(request.clone()).encode();
+        }
+        let mut out = Decoded::send(frame);
+        if left_out > 0 {
+            let kb = self.max_frame_bytes / 1024;
+            out.events.push(Event::Notice(if left_out == 1 {
+                crate::trf!(
+                    "This conversation is longer than the server takes in one request ({} KB): the oldest message was left out of it.",
+                    "对话超出服务器单次请求的上限（{} KB）：最早的 1 条消息未随本次请求发送。",
+                    kb
+                )
+            } else {
+                crate::trf!(
+                    "This conversation is longer than the server takes in one request ({} KB): the oldest {} messages were left out of it.",
+                    "对话超出服务器单次请求的上限（{} KB）：最早的 {} 条消息未随本次请求发送。",
+                    kb,
+                    left_out
+                )
+            }));
+        }
+        out
     }
 
     /// `cancel`; the server's `end` (finish reason `cancelled`) confirms it.
@@ -178,9 +215,11 @@ impl Native {
             ServerFrame::Welcome {
                 models,
                 heartbeat_ms,
+                max_frame_bytes,
                 ..
             } => {
                 self.heartbeat_ms = heartbeat_ms.clamp(1_000, 300_000);
+                self.max_frame_bytes = max_frame_bytes.max(1024);
                 out.events.push(Event::Ready { models });
             }
             ServerFrame::Models { .. } | ServerFrame::Pong { .. } => {}
@@ -255,6 +294,31 @@ impl Native {
     }
 }
 
+/// Removes the oldest messages that may go (not a system prompt, not the
+/// last message) until about `excess` bytes of JSON are gone, then the
+/// replies that would be left without their question: the history still
+/// starts with a user message. How many went.
+fn drop_oldest(messages: &mut Vec<chatwire_protocol::ChatMessage>, excess: usize) -> usize {
+    let mut freed = 0;
+    let mut dropped = 0;
+    let mut i = 0;
+    while i + 1 < messages.len() {
+        let role = messages[i].role;
+        if role == Role::System {
+            i += 1;
+            continue;
+        }
+        if freed >= excess && role != Role::Assistant {
+            break;
+        }
+        let m = messages.remove(i);
+        // Its JSON and the comma after it.
+        freed += serde_json::to_string(&m).map_or(m.content.len(), |j| j.len()) + 1;
+        dropped += 1;
+    }
+    dropped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +352,91 @@ mod tests {
             .collect()
     }
 
+    fn welcome(max_frame_bytes: usize) -> String {
+        ServerFrame::Welcome {
+            v: 1,
+            server: "s".into(),
+            models: vec![],
+            heartbeat_ms: 15_000,
+            max_frame_bytes,
+        }
+        .encode()
+    }
+
+    fn msg(role: Role, content: &str) -> ChatMessage {
+        ChatMessage {
+            role,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn a_long_conversation_is_cut_from_the_oldest_to_fit_the_servers_limit() {
+        let mut d = Native::new("c1");
+        d.on_open(0);
+        d.decode(&welcome(4096), 0).unwrap();
+        let mut t = turn("r1");
+        let old = "x".repeat(1000);
+        t.messages = vec![msg(Role::System, "be brief")];
+        for i in 0..6 {
+            let role = if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            t.messages.push(msg(role, &format!("{i}{old}")));
+        }
+        t.messages.push(msg(Role::User, "the new question"));
+        let out = d.encode_turn(&t, 0);
+        let frame = &out.send[0];
+        assert!(frame.len() <= 4096, "{} bytes", frame.len());
+        let Ok(ClientFrame::Chat(sent)) = ClientFrame::decode(frame) else {
+            panic!("not a chat frame: {frame}");
+        };
+        // The system prompt and the new message stay; what is left of the
+        // history is its newest part, in order.
+        assert_eq!(sent.messages[0], msg(Role::System, "be brief"));
+        assert_eq!(
+            sent.messages.last(),
+            Some(&msg(Role::User, "the new question"))
+        );
+        let kept: Vec<char> = sent.messages[1..sent.messages.len() - 1]
+            .iter()
+            .map(|m| m.content.chars().next().unwrap())
+            .collect();
+        // Cut at a question: no reply is left without it.
+        assert_eq!(kept, vec!['4', '5']);
+        assert!(
+            matches!(&out.events[..], [Event::Notice(n)] if n.contains("oldest 4 messages")),
+            "{:?}",
+            out.events
+        );
+    }
+
+    #[test]
+    fn a_conversation_within_the_limit_is_sent_whole_and_a_lone_huge_message_as_is() {
+        let mut d = Native::new("c1");
+        d.on_open(0);
+        d.decode(&welcome(4096), 0).unwrap();
+        let mut t = turn("r1");
+        t.messages = vec![
+            msg(Role::User, "a"),
+            msg(Role::Assistant, "b"),
+            msg(Role::User, "c"),
+        ];
+        let out = d.encode_turn(&t, 0);
+        assert!(out.events.is_empty());
+        let Ok(ClientFrame::Chat(sent)) = ClientFrame::decode(&out.send[0]) else {
+            panic!("not a chat frame");
+        };
+        assert_eq!(sent.messages, t.messages);
+        // Nothing can go: sent anyway, the server's error names the reason.
+        t.messages = vec![msg(Role::System, "s"), msg(Role::User, &"y".repeat(5000))];
+        let out = d.encode_turn(&t, 0);
+        assert!(out.events.is_empty());
+        assert!(out.send[0].len() > 5000);
+    }
+
     #[test]
     fn requests_encode_exactly() {
         let mut d = Native::new("c1");
@@ -296,7 +445,7 @@ mod tests {
             vec![r#"{"type":"hello","v":1,"client":"c1"}"#.to_string()]
         );
         assert_eq!(
-            d.encode_turn(&turn("r1"), 0)[0],
+            d.encode_turn(&turn("r1"), 0).send[0],
             r#"{"type":"chat","id":"r1","messages":[{"role":"user","content":"hi"}],"params":{"temperature":0.7,"top_p":0.9,"max_tokens":512}}"#
         );
         assert_eq!(
