@@ -253,6 +253,42 @@ impl Body {
 /// is `Streaming`. `data-render` is `streaming` until the final text is
 /// in the DOM, then `complete`; a finished message far from view is
 /// `deferred` (plain text) until it comes near.
+/// What replies are made of: paragraphs, emphasis, links, lists, a quote,
+/// a table, and code in the most common languages.
+const WARM_UP_SAMPLE: &str =
+    "# Heading\n\nA paragraph with **bold**, *emphasis*, `code`, ~~strike~~ \
+and a [link](https://example.com).\n\n- one\n- two\n  1. nested\n- [x] done\n\n\
+> a quote\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n\n\
+```rust\nfn main() { let x: u32 = 1; println!(\"{x}\"); } // note\n```\n\n\
+```python\ndef f(x):\n    return [i * 2 for i in range(x)]  # note\n```\n\n\
+```javascript\nconst f = (x) => x.map((i) => `${i}`); // note\n```\n\n\
+```json\n{\"a\": [1, true, null, \"s\"]}\n```\n\n\
+```bash\necho \"$HOME\" | grep -v x\n```\n\nThe end.\n";
+
+/// Runs the rendering path once, streaming then final, on a sample, into
+/// an element that is never attached (no layout, nothing shown). The
+/// browser compiles wasm code on its first call: this way that happens
+/// while the page is idle after load, not in the first reply's frames.
+pub fn warm_up() {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(root) = doc.create_element("div") else {
+        return;
+    };
+    let mut state = MdState::new();
+    let text = WARM_UP_SAMPLE;
+    for cut in [text.len() / 3, 2 * text.len() / 3, text.len()] {
+        let streaming = cut < text.len();
+        let Some(shown) = text.get(..cut) else {
+            continue;
+        };
+        let frame = state.renderer.update(shown, streaming);
+        state.apply(&doc, &root, frame);
+        state.show_cursor(&doc, &root, streaming);
+    }
+}
+
 #[component]
 pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl IntoView {
     let root = NodeRef::<Div>::new();
@@ -292,4 +328,42 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
     });
 
     view! { <div class="md text" data-testid="message-body" data-render="streaming" node_ref=root></div> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WARM_UP_SAMPLE;
+    use crate::markdown::render::render;
+    use crate::markdown::vnode::to_html;
+
+    /// The warm-up goes through every kind of block and each highlighter
+    /// that replies use most.
+    #[test]
+    fn the_warm_up_sample_covers_the_rendering_paths() {
+        let html = to_html(&render(WARM_UP_SAMPLE));
+        for part in [
+            "<h1",
+            "<strong>",
+            "<em>",
+            "<del>",
+            "<code>",
+            "<a ",
+            "<ul>",
+            "<ol>",
+            "<blockquote>",
+            "<table>",
+            "type=\"checkbox\"",
+            "hl-kw",
+            "hl-str",
+            "hl-com",
+        ] {
+            assert!(html.contains(part), "no {part} in {html}");
+        }
+        for lang in ["rust", "python", "javascript", "json", "bash"] {
+            assert!(
+                html.contains(&format!("language-{lang}")),
+                "no {lang} block in {html}"
+            );
+        }
+    }
 }
