@@ -344,10 +344,12 @@ async fn run_connection(
     let mut last_rx = now_ms();
     let mut tick = TimeoutFuture::new(TICK_MS).fuse();
     loop {
+        // Commands and the tick first: they are rare, and a flood of
+        // frames must not hold back a Stop or the heartbeat.
         let step = select_biased! {
-            frame = conn.ws.next().fuse() => Step::Frame(frame),
             cmd = rx.next() => Step::Command(cmd),
             _ = tick => Step::Tick,
+            frame = conn.ws.next().fuse() => Step::Frame(frame),
         };
         let decoded = match step {
             Step::Frame(None) => {
