@@ -9,11 +9,15 @@ import { test as base, expect, Page } from '@playwright/test';
 import { Server } from '../support/server';
 import { Peer } from '../support/peer';
 
+/** Temporary config directories, removed when this file's tests end. */
+const configDirs: string[] = [];
+
 /** A companion server serving `config` as /config.json (none if null). */
 async function serverWith(config: unknown, extra: string[] = []): Promise<Server> {
   const args = ['--engine', 'scripted', ...extra];
   if (config !== null) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatwire-config-'));
+    configDirs.push(dir);
     const file = path.join(dir, 'config.json');
     fs.writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));
     args.push('--app-config', file);
@@ -35,6 +39,10 @@ const test = base.extend<{ servers: Server[]; pageErrors: string[] }>({
     await use(errors);
     expect(errors).toEqual([]);
   },
+});
+
+test.afterAll(() => {
+  for (const dir of configDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function say(page: Page, text: string) {
