@@ -4,6 +4,7 @@
 
 pub mod highlight;
 pub mod links;
+pub mod ops;
 pub mod remend;
 pub mod render;
 pub mod stream;

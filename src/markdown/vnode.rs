@@ -41,6 +41,39 @@ pub enum Tag {
 }
 
 impl Tag {
+    /// Every tag, in declaration order: `ALL[tag as usize] == tag`.
+    pub const ALL: [Tag; 29] = [
+        Tag::P,
+        Tag::H1,
+        Tag::H2,
+        Tag::H3,
+        Tag::H4,
+        Tag::H5,
+        Tag::H6,
+        Tag::Blockquote,
+        Tag::Ul,
+        Tag::Ol,
+        Tag::Li,
+        Tag::Pre,
+        Tag::Code,
+        Tag::Div,
+        Tag::Span,
+        Tag::Em,
+        Tag::Strong,
+        Tag::Del,
+        Tag::A,
+        Tag::Br,
+        Tag::Hr,
+        Tag::Table,
+        Tag::Thead,
+        Tag::Tbody,
+        Tag::Tr,
+        Tag::Th,
+        Tag::Td,
+        Tag::Input,
+        Tag::Button,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Tag::P => "p",
@@ -101,6 +134,23 @@ pub enum Attr {
 }
 
 impl Attr {
+    /// Every attribute, in declaration order: `ALL[attr as usize] == attr`.
+    pub const ALL: [Attr; 13] = [
+        Attr::Class,
+        Attr::Href,
+        Attr::Title,
+        Attr::Target,
+        Attr::Rel,
+        Attr::Start,
+        Attr::Type,
+        Attr::Checked,
+        Attr::Disabled,
+        Attr::Lang,
+        Attr::TestId,
+        Attr::Action,
+        Attr::AriaLabel,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Attr::Class => "class",
@@ -249,6 +299,35 @@ fn escape(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lists_of_tags_and_attributes_are_complete_and_in_order() {
+        for (i, t) in Tag::ALL.iter().enumerate() {
+            assert_eq!(*t as usize, i, "{t:?}");
+        }
+        for (i, a) in Attr::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, i, "{a:?}");
+        }
+        // Each arm gives how many variants it lists; the match is
+        // exhaustive, so a new variant does not compile until it is
+        // counted here, and then fails until it is in ALL.
+        let tags = |t: Tag| match t {
+            Tag::P | Tag::H1 | Tag::H2 | Tag::H3 | Tag::H4 | Tag::H5 | Tag::H6 => 7,
+            Tag::Blockquote | Tag::Ul | Tag::Ol | Tag::Li | Tag::Pre | Tag::Code => 6,
+            Tag::Div | Tag::Span | Tag::Em | Tag::Strong | Tag::Del | Tag::A | Tag::Br => 7,
+            Tag::Hr | Tag::Table | Tag::Thead | Tag::Tbody | Tag::Tr | Tag::Th | Tag::Td => 7,
+            Tag::Input | Tag::Button => 2,
+        };
+        let arms = [Tag::P, Tag::Blockquote, Tag::Div, Tag::Hr, Tag::Input];
+        assert_eq!(arms.map(tags).iter().sum::<usize>(), Tag::ALL.len());
+        let attrs = |a: Attr| match a {
+            Attr::Class | Attr::Href | Attr::Title | Attr::Target | Attr::Rel | Attr::Start => 6,
+            Attr::Type | Attr::Checked | Attr::Disabled | Attr::Lang | Attr::TestId => 5,
+            Attr::Action | Attr::AriaLabel => 2,
+        };
+        let arms = [Attr::Class, Attr::Type, Attr::Action];
+        assert_eq!(arms.map(attrs).iter().sum::<usize>(), Attr::ALL.len());
+    }
 
     #[test]
     fn adjacent_text_merges_and_html_is_escaped() {

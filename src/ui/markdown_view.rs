@@ -5,31 +5,42 @@
 
 use leptos::html::Div;
 use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element as DomElement, Node};
 
 use crate::chat::Status;
+use crate::markdown::ops::{self, Ops};
 use crate::markdown::{Frame, StreamRenderer, VNode};
 
 use super::lazy;
 
-/// Builds DOM for a node: elements and attributes from the closed lists
-/// in `VNode`, text as text nodes. Nothing is ever parsed as HTML.
-fn build(doc: &Document, node: &VNode) -> Option<Node> {
-    match node {
-        VNode::Text(t) => Some(doc.create_text_node(t).into()),
-        VNode::El(e) => {
-            let el = doc.create_element(e.tag.name()).ok()?;
-            for (attr, value) in &e.attrs {
-                el.set_attribute(attr.name(), value).ok()?;
-            }
-            for child in &e.children {
-                if let Some(c) = build(doc, child) {
-                    el.append_child(&c).ok()?;
-                }
-            }
-            Some(el.into())
-        }
+#[wasm_bindgen(module = "/src/ui/dom_build.js")]
+extern "C" {
+    /// Runs a program from [`Ops`]: builds its nodes off the page and
+    /// inserts them into `parent` before `before` (at the end if none).
+    #[wasm_bindgen(catch, js_name = buildInto)]
+    fn build_into(
+        parent: &Node,
+        before: Option<&Node>,
+        names: &str,
+        codes: &[u32],
+        text: &str,
+    ) -> Result<(), JsValue>;
+}
+
+/// Builds DOM for `nodes` and inserts it into `parent` before `before`
+/// (at the end if none): elements and attributes from the closed lists in
+/// `VNode`, text as text nodes. Nothing is ever parsed as HTML.
+fn insert(parent: &Node, before: Option<&Node>, nodes: &[VNode]) {
+    let ops = Ops::of(nodes);
+    if ops.is_empty() {
+        return;
+    }
+    if let Err(e) = build_into(parent, before, ops::names(), &ops.codes, &ops.text) {
+        // Only a bug in the encoder can get here; the reply's text is
+        // still in its signal, so show the error rather than a dead page.
+        leptos::logging::error!("chatwire: rendering failed: {e:?}");
     }
 }
 
@@ -37,31 +48,29 @@ fn build(doc: &Document, node: &VNode) -> Option<Node> {
 /// that they show `old` now. Equal nodes are left alone; a text change
 /// updates the text node; an element with the same tag and attributes is
 /// patched recursively; anything else is replaced.
-fn patch(doc: &Document, parent: &Node, offset: usize, old: &[VNode], new: &[VNode]) {
+fn patch(parent: &Node, offset: usize, old: &[VNode], new: &[VNode]) {
     let kids = parent.child_nodes();
     for (i, n) in new.iter().enumerate() {
-        let at = kids.item((offset + i) as u32);
-        match (old.get(i), at) {
-            (Some(o), Some(_)) if o == n => {}
-            (Some(VNode::Text(_)), Some(dom)) if matches!(n, VNode::Text(_)) => {
+        let Some(dom) = kids.item((offset + i) as u32) else {
+            // Past the nodes there are: the rest is appended at once.
+            insert(parent, None, &new[i..]);
+            return;
+        };
+        match old.get(i) {
+            Some(o) if o == n => {}
+            Some(VNode::Text(_)) if matches!(n, VNode::Text(_)) => {
                 if let VNode::Text(t) = n {
                     dom.set_node_value(Some(t));
                 }
             }
-            (Some(VNode::El(o)), Some(dom)) if matches!(n, VNode::El(e) if e.same_shell(o)) => {
+            Some(VNode::El(o)) if matches!(n, VNode::El(e) if e.same_shell(o)) => {
                 if let VNode::El(e) = n {
-                    patch(doc, &dom, 0, &o.children, &e.children);
-                }
-            }
-            (Some(_), Some(dom)) => {
-                if let Some(fresh) = build(doc, n) {
-                    let _ = parent.replace_child(&fresh, &dom);
+                    patch(&dom, 0, &o.children, &e.children);
                 }
             }
             _ => {
-                if let Some(fresh) = build(doc, n) {
-                    let _ = parent.append_child(&fresh);
-                }
+                insert(parent, Some(&dom), std::slice::from_ref(n));
+                let _ = parent.remove_child(&dom);
             }
         }
     }
@@ -149,37 +158,62 @@ impl MdState {
         let n_frozen = frozen.len();
         let mut region = frozen;
         region.extend(open);
-        // The open blocks that are now final keep their elements (patched
-        // like any open block), then move into the chunks for good.
-        patch(doc, root, self.chunks, &self.open, &region);
-        self.open = region.split_off(n_frozen);
-        for _ in 0..n_frozen {
+        // The blocks that were open keep their elements and are patched
+        // (those now final then move into the chunks); new final blocks
+        // are built straight into chunks; new open blocks follow.
+        let kept = self.open.len().min(region.len());
+        patch(root, self.chunks, &self.open, &region[..kept]);
+        for _ in 0..kept.min(n_frozen) {
             self.freeze_next(doc, root);
+        }
+        if n_frozen > kept {
+            self.append_frozen(doc, root, &region[kept..n_frozen]);
+        }
+        insert(root, None, &region[kept.max(n_frozen)..]);
+        self.open = region.split_off(n_frozen);
+    }
+
+    /// The chunk that takes the next final block: the last one while it
+    /// has room, else a new one, built off the page and put after the
+    /// others.
+    fn chunk_with_room(&mut self, doc: &Document, root: &DomElement) -> Option<DomElement> {
+        match &self.chunk {
+            Some(c) if self.chunk_len < CHUNK_BLOCKS => Some(c.clone()),
+            _ => {
+                let c = doc.create_element("div").ok()?;
+                let _ = c.set_attribute("class", "md-chunk");
+                let after = root.child_nodes().item(self.chunks as u32);
+                let _ = root.insert_before(&c, after.as_ref());
+                self.chunks += 1;
+                self.chunk_len = 0;
+                self.chunk = Some(c.clone());
+                Some(c)
+            }
         }
     }
 
     /// Moves the first block after the chunks into the last chunk.
     fn freeze_next(&mut self, doc: &Document, root: &DomElement) {
-        let kids = root.child_nodes();
-        let Some(block) = kids.item(self.chunks as u32) else {
+        let Some(block) = root.child_nodes().item(self.chunks as u32) else {
             return;
         };
-        let chunk = match &self.chunk {
-            Some(c) if self.chunk_len < CHUNK_BLOCKS => c.clone(),
-            _ => {
-                let Ok(c) = doc.create_element("div") else {
-                    return;
-                };
-                let _ = c.set_attribute("class", "md-chunk");
-                let _ = root.insert_before(&c, Some(&block));
-                self.chunks += 1;
-                self.chunk_len = 0;
-                self.chunk = Some(c.clone());
-                c
-            }
-        };
-        let _ = chunk.append_child(&block);
-        self.chunk_len += 1;
+        if let Some(chunk) = self.chunk_with_room(doc, root) {
+            let _ = chunk.append_child(&block);
+            self.chunk_len += 1;
+        }
+    }
+
+    /// Builds new final blocks into the chunks, as many to a chunk as fit.
+    fn append_frozen(&mut self, doc: &Document, root: &DomElement, mut blocks: &[VNode]) {
+        while !blocks.is_empty() {
+            let Some(chunk) = self.chunk_with_room(doc, root) else {
+                return;
+            };
+            let (now, rest) = blocks.split_at((CHUNK_BLOCKS - self.chunk_len).min(blocks.len()));
+            insert(&chunk, None, now);
+            self.chunk_len += now.len();
+            blocks = rest;
+        }
     }
 
     fn show_cursor(&mut self, doc: &Document, root: &DomElement, streaming: bool) {

@@ -95,12 +95,17 @@ pub fn server() -> Result {
         .current_dir(root()))
 }
 
-/// Writes `.gz` and `.br` beside every text and wasm file of `dir`.
+/// Writes `.gz` and `.br` beside every text and wasm file of `dir` and
+/// its subdirectories (wasm-bindgen puts JS snippets in `snippets/`).
 pub fn precompress(dir: &Path) -> Result {
     use std::io::Write;
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
+        if path.is_dir() {
+            precompress(&path)?;
+            continue;
+        }
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         if !matches!(ext, "html" | "js" | "wasm" | "css" | "json" | "svg") {
             continue;
