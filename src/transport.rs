@@ -360,8 +360,9 @@ async fn run_connection(
             // The error and close events precede the end of the stream.
             Step::Frame(Some(Err(_))) => continue,
             Step::Frame(Some(Ok(first))) => {
-                last_rx = now_ms();
                 let (frames, ended) = gather(&mut conn.ws, first).await;
+                // After the gathering: the last of these frames came now.
+                last_rx = now_ms();
                 if let Some(out) = conn.decode_all(frames, dialect, last_rx, backoff).await {
                     return out;
                 }
