@@ -174,8 +174,7 @@ impl MdState {
     }
 
     /// The chunk that takes the next final block: the last one while it
-    /// has room, else a new one, built off the page and put after the
-    /// others.
+    /// has room, else a new, empty one put after the others.
     fn chunk_with_room(&mut self, doc: &Document, root: &DomElement) -> Option<DomElement> {
         match &self.chunk {
             Some(c) if self.chunk_len < CHUNK_BLOCKS => Some(c.clone()),
