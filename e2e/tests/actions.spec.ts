@@ -11,6 +11,7 @@ test('regenerate asks again for the last reply and replaces it', async ({ chat, 
   await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
   // Only the last reply offers it.
   await expect(page.getByTestId('regenerate-reply')).toHaveCount(1);
+  await expect(chat.assistant.last().getByTestId('regenerate-reply')).toHaveCount(1);
   await chat.messages.last().hover();
   await page.getByTestId('regenerate-reply').click();
   await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
@@ -71,6 +72,8 @@ test('delete a turn: the question and its reply go, here and in storage', async 
   await chat.user.nth(1).getByTestId('delete-turn').click();
   await expect(chat.messages).toHaveCount(2);
   await expect(chat.user.locator('.text')).toHaveText(['keep me !tokens=3 !tps=0']);
+  // The reply left is the last one now, and offers Regenerate.
+  await expect(chat.assistant.last().getByTestId('regenerate-reply')).toHaveCount(1);
   await page.reload();
   await expect(chat.messages).toHaveCount(2);
   // The next turn's history leaves the deleted turn out.

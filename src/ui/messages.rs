@@ -70,11 +70,18 @@ fn MessageEditor(id: u64, editing: RwSignal<Option<String>>) -> impl IntoView {
 
 #[component]
 pub fn MessageList(chat: Chat) -> impl IntoView {
-    let last_id = Memo::new(move |_| chat.messages.with(|v| v.last().map(|m| m.id)));
+    // When the last message changes, only the two messages it concerns
+    // hear of it (not every message of a long conversation).
+    let last = Selector::new(move || chat.messages.with(|v| v.last().map(|m| m.id)));
     view! {
         <For each=move || chat.messages.get() key=|m| m.id children=move |m| {
-            let id = m.id;
-            view! { <MessageView m is_last=Signal::derive(move || last_id.get() == Some(id))/> }
+            let key = Some(m.id);
+            let last = last.clone();
+            on_cleanup({
+                let last = last.clone();
+                move || last.remove(&key)
+            });
+            view! { <MessageView m is_last=Signal::derive(move || last.selected(&key))/> }
         } />
     }
 }
