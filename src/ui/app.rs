@@ -483,7 +483,7 @@ pub fn App(
     });
     // The markdown renderer's code is compiled while the page is idle,
     // before the first reply needs it.
-    Effect::new(move |_| when_idle(super::markdown_view::warm_up));
+    Effect::new(move |_| super::idle::when_idle(super::markdown_view::warm_up));
     // The transcript follows its content's size (see `follow`).
     Effect::new(move |_| {
         follow.el.track();
@@ -601,15 +601,4 @@ fn ConfigErrors(errors: Vec<ConfigError>) -> impl IntoView {
             </div>
         }
     })
-}
-
-/// Runs `f` once the browser is idle (in a second at most where
-/// `requestIdleCallback` is missing).
-fn when_idle(f: fn()) {
-    use wasm_bindgen::{closure::Closure, JsCast};
-    let Some(w) = web_sys::window() else { return };
-    let cb = Closure::once_into_js(f);
-    if w.request_idle_callback(cb.unchecked_ref()).is_err() {
-        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 1_000);
-    }
 }

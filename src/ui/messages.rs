@@ -7,6 +7,7 @@ use crate::i18n::tr;
 
 use super::clipboard::copy_with_feedback;
 use super::markdown_view::MarkdownBody;
+use super::reveal::Reveal;
 
 /// What the message actions do (provided by the app).
 #[derive(Clone, Copy)]
@@ -73,8 +74,25 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     // When the last message changes, only the two messages it concerns
     // hear of it (not every message of a long conversation).
     let last = Selector::new(move || chat.messages.with(|v| v.last().map(|m| m.id)));
+    // A conversation that appears at once is built from its end, the
+    // earlier messages above in idle steps (`reveal`).
+    let reveal = StoredValue::new_local(Reveal::default());
+    let stepped = Trigger::new();
+    let shown = move || {
+        stepped.track();
+        chat.messages.with(|v| {
+            let was_complete = reveal.with_value(Reveal::is_complete);
+            let from = reveal
+                .try_update_value(|r| r.on_list(v.iter().map(|m| m.id)))
+                .unwrap_or(0);
+            if was_complete && from > 0 {
+                reveal_in_steps(reveal, stepped);
+            }
+            v.get(from..).unwrap_or_default().to_vec()
+        })
+    };
     view! {
-        <For each=move || chat.messages.get() key=|m| m.id children=move |m| {
+        <For each=shown key=|m| m.id children=move |m| {
             let key = Some(m.id);
             let last = last.clone();
             on_cleanup({
@@ -84,6 +102,18 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             view! { <MessageView m is_last=Signal::derive(move || last.selected(&key))/> }
         } />
     }
+}
+
+/// Builds the rest of a conversation shown from its end, one step per
+/// idle period, until all of it is in the DOM.
+fn reveal_in_steps(reveal: StoredValue<Reveal, LocalStorage>, stepped: Trigger) {
+    super::idle::when_idle(move || {
+        let more = reveal.try_update_value(Reveal::step).unwrap_or(false);
+        stepped.notify();
+        if more {
+            reveal_in_steps(reveal, stepped);
+        }
+    });
 }
 
 /// A click on a code block's copy button (buttons inside rendered
