@@ -769,8 +769,7 @@ impl Builder<'_> {
                             .problem(&self.config.param_defaults, &self.config.param_limits)
                             .is_some()
                     {
-                        let clamped = current
-                            .parse::<f64>()
+                        let clamped = crate::decimal::parse(current.trim())
                             .map(|c| c.clamp(lo, hi))
                             .unwrap_or(lo);
                         field.set(&mut self.config.param_defaults, clamped.to_string());

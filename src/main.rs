@@ -9,6 +9,7 @@ mod clock;
 mod config;
 mod conn_state;
 mod conversation_file;
+mod decimal;
 mod markdown;
 mod metrics;
 mod params;

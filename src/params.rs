@@ -37,7 +37,9 @@ pub fn parse_f32(raw: &str, range: &RangeInclusive<f32>) -> Result<f32, String> 
     if raw.is_empty() {
         return Err(tr("required", "必填").into());
     }
-    match raw.parse::<f32>() {
+    // f64 to f32 rounds twice; exact for the ≤ 7 significant digits a
+    // control holds (decimal.rs tests it against core's f32 parser).
+    match crate::decimal::parse(raw).map(|v| v as f32).ok_or(()) {
         Ok(v) if v.is_finite() && range.contains(&v) => Ok(v),
         Ok(_) => Err(trf!(
             "between {} and {}",
