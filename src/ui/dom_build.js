@@ -48,7 +48,17 @@ export function buildInto(parent, before, names, codes, text) {
       const el = doc.createElement(lookup(tags, codes[i++]));
       for (let n = codes[i++]; n > 0; n--) {
         const name = lookup(attrs, codes[i++]);
-        el.setAttribute(name, slice(codes[i++]));
+        if (name === 'class') el.className = slice(codes[i++]);
+        else el.setAttribute(name, slice(codes[i++]));
+      }
+      // An element holding just one non-empty text (a highlighted token,
+      // inline code, a link, a cell): the text in one call. The DOM is the
+      // same, one Text child.
+      if (codes[i] === TEXT && codes[i + 1] > 0 && codes[i + 2] === CLOSE) {
+        el.textContent = slice(codes[i + 1]);
+        i += 3;
+        place(el);
+        continue;
       }
       stack.push(current);
       current = el;
