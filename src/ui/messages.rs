@@ -81,7 +81,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     let shown = move || {
         stepped.track();
         chat.messages.with(|v| {
-            let was_complete = reveal.with_value(Reveal::is_complete);
+            let was_complete = reveal.try_with_value(Reveal::is_complete).unwrap_or(true);
             let from = reveal
                 .try_update_value(|r| r.on_list(v.iter().map(|m| m.id)))
                 .unwrap_or(0);

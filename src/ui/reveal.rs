@@ -60,14 +60,10 @@ impl Reveal {
 mod tests {
     use super::*;
 
-    fn ids(range: std::ops::Range<u64>) -> std::ops::Range<u64> {
-        range
-    }
-
     #[test]
     fn a_long_conversation_appears_from_its_end_then_fills_in_upwards() {
         let mut r = Reveal::default();
-        assert_eq!(r.on_list(ids(0..1000)), 1000 - FIRST);
+        assert_eq!(r.on_list(0..1000), 1000 - FIRST);
         let mut steps = 0;
         while r.step() {
             steps += 1;
@@ -75,27 +71,27 @@ mod tests {
         assert_eq!(r.from, 0);
         assert_eq!(steps, (1000 - FIRST).div_ceil(STEP) - 1);
         // The list seen again (a re-render) keeps everything built.
-        assert_eq!(r.on_list(ids(0..1000)), 0);
+        assert_eq!(r.on_list(0..1000), 0);
     }
 
     #[test]
     fn a_short_conversation_is_built_at_once() {
         let mut r = Reveal::default();
-        assert_eq!(r.on_list(ids(0..FIRST as u64)), 0);
+        assert_eq!(r.on_list(0..FIRST as u64), 0);
         assert!(r.is_complete());
-        assert_eq!(r.on_list(ids(0..0)), 0);
+        assert_eq!(r.on_list(0..0), 0);
     }
 
     #[test]
     fn sending_deleting_and_merging_keep_what_is_built() {
         let mut r = Reveal::default();
-        assert_eq!(r.on_list(ids(0..500)), 500 - FIRST);
+        assert_eq!(r.on_list(0..500), 500 - FIRST);
         // A message sent while the rest fills in: same start.
-        assert_eq!(r.on_list(ids(0..501)), 500 - FIRST);
+        assert_eq!(r.on_list(0..501), 500 - FIRST);
         // The first turn deleted: the list shrinks, nothing re-hidden.
         assert!(r.step());
         let from = r.from;
-        assert_eq!(r.on_list(ids(2..501)), from);
+        assert_eq!(r.on_list(2..501), from);
         // A message merged from another tab with an older id.
         let merged = [7u64].into_iter().chain(2..501);
         assert_eq!(r.on_list(merged), from);
@@ -104,20 +100,20 @@ mod tests {
     #[test]
     fn another_conversation_starts_again_from_its_end() {
         let mut r = Reveal::default();
-        r.on_list(ids(0..300));
+        r.on_list(0..300);
         while r.step() {}
         // Opened or imported: fresh ids, all newer than any shown.
-        assert_eq!(r.on_list(ids(300..1300)), 1000 - FIRST);
+        assert_eq!(r.on_list(300..1300), 1000 - FIRST);
         // An empty conversation, then a long one.
-        assert_eq!(r.on_list(ids(0..0)), 0);
-        assert_eq!(r.on_list(ids(1300..1400)), 100 - FIRST);
+        assert_eq!(r.on_list(0..0), 0);
+        assert_eq!(r.on_list(1300..1400), 100 - FIRST);
     }
 
     #[test]
     fn a_deleted_conversation_then_the_first_message_of_a_new_one() {
         let mut r = Reveal::default();
-        r.on_list(ids(0..10));
-        assert_eq!(r.on_list(ids(0..0)), 0);
-        assert_eq!(r.on_list(ids(10..11)), 0);
+        r.on_list(0..10);
+        assert_eq!(r.on_list(0..0), 0);
+        assert_eq!(r.on_list(10..11), 0);
     }
 }
