@@ -173,6 +173,72 @@ test('at most one DOM update per animation frame, and the final text is exact', 
   expect(raw.split(/\s+/).filter(Boolean).length).toBeGreaterThan(2900);
 });
 
+test('a burst shows what is in view rendered at once, the rest as text rendered when idle, one DOM update per frame', async ({ chat, page }) => {
+  await page.setViewportSize({ width: 900, height: 600 });
+  await chat.open();
+  const blocks = Array.from({ length: 400 }, (_, i) =>
+    i % 4 === 3 ? `\`\`\`rust\nfn f${i}() {}\n\`\`\`` : `Paragraph ${i} with **bold ${i}** and \`code\`.`,
+  );
+  const doc = blocks.join('\n\n');
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__stamps = [] as number[];
+    const transcript = document.querySelector('[data-testid="transcript"]')!;
+    const body = () => document.querySelector('[data-role="assistant"] [data-testid="message-body"]') as HTMLElement | null;
+    new MutationObserver(() => {
+      if (body()) w.__stamps.push(document.timeline.currentTime);
+    }).observe(transcript, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['class'] });
+    // Each frame's callbacks run before the app's render: they see the
+    // DOM as the frame before painted it.
+    const seen = { deferred: 0, deferredInView: 0, gap: Infinity, frames: 0 };
+    const look = () => {
+      const b = body();
+      if (b) {
+        const view = transcript.getBoundingClientRect();
+        const deferred = [...b.querySelectorAll('.md-deferred')];
+        const inView = deferred.filter((c) => {
+          const r = c.getBoundingClientRect();
+          return r.bottom > view.top && r.top < view.bottom;
+        });
+        seen.frames++;
+        seen.deferred = Math.max(seen.deferred, deferred.length);
+        seen.deferredInView = Math.max(seen.deferredInView, inView.length);
+        seen.gap = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight;
+        if (b.dataset.render === 'complete' && w.__complete) return void (w.__painted = seen);
+        if (b.dataset.render === 'complete') w.__complete = true;
+      }
+      requestAnimationFrame(look);
+    };
+    requestAnimationFrame(look);
+  });
+  await chat.say(`!echo !tps=0 !chunk=100000\n${doc}`);
+  const reply = chat.assistant.last();
+  const body = reply.getByTestId('message-body');
+  await expect(body).toHaveAttribute('data-render', 'complete');
+  await expect.poll(() => page.evaluate(() => typeof (window as any).__painted)).toBe('object');
+  const painted = await page.evaluate(() => (window as any).__painted);
+  // Most blocks came as text, none of it painted where the reader looks.
+  expect(painted.deferred, JSON.stringify(painted)).toBeGreaterThan(5);
+  expect(painted.deferredInView, JSON.stringify(painted)).toBe(0);
+  expect(painted.gap).toBeLessThanOrEqual(4);
+  await expect(body.getByText('Paragraph 398 with')).toBeInViewport();
+
+  // The page goes idle: every block is rendered, in order, exactly.
+  await expect(body.locator('.md-deferred')).toHaveCount(0);
+  await expect(body.getByTestId('code-block')).toHaveCount(100);
+  const strong = blocks.flatMap((_, i) => (i % 4 === 3 ? [] : [`bold ${i}`]));
+  expect(await body.locator('strong').allTextContents()).toEqual(strong);
+  expect(await body.locator('.code-block code').allTextContents()).toEqual(
+    blocks.flatMap((_, i) => (i % 4 === 3 ? [`fn f${i}() {}\n`] : [])),
+  );
+  // Rendering the deferred text took more frames, one update each.
+  const stamps: number[] = await page.evaluate(() => (window as any).__stamps);
+  const perFrame = new Map<number, number>();
+  for (const t of stamps) perFrame.set(t, (perFrame.get(t) ?? 0) + 1);
+  expect([...perFrame.values()].filter((n) => n > 1).length, `${stamps.length} batches`).toBeLessThanOrEqual(2);
+  expect(await rawText(reply)).toBe(doc);
+});
+
 test('scrolling follows the stream, stops when the reader scrolls up, and "jump to latest" resumes', async ({ chat, page }) => {
   await page.setViewportSize({ width: 900, height: 600 });
   await chat.open();

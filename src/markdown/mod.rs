@@ -10,5 +10,5 @@ pub mod render;
 pub mod stream;
 pub mod vnode;
 
-pub use stream::{Frame, StreamRenderer};
+pub use stream::{Final, Frame, StreamRenderer};
 pub use vnode::VNode;

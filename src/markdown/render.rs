@@ -61,6 +61,28 @@ pub fn parse_blocks(text: &str) -> Vec<Block> {
     b.blocks
 }
 
+/// Where each top-level block of `text` starts (the start of its first
+/// line): what [`parse_blocks`] gives as `line_start`, without building
+/// any node. A few times cheaper, for blocks that are rendered later.
+pub fn block_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut depth = 0usize;
+    for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        match event {
+            Event::End(_) => depth = depth.saturating_sub(1),
+            event => {
+                if depth == 0 {
+                    starts.push(text[..range.start].rfind('\n').map_or(0, |i| i + 1));
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                }
+            }
+        }
+    }
+    starts
+}
+
 fn code_lang(info: &str) -> String {
     info.split(|c: char| c.is_whitespace() || c == ',' || c == '{')
         .next()
@@ -344,6 +366,7 @@ pub fn render(text: &str) -> Vec<VNode> {
 mod tests {
     use super::*;
     use crate::markdown::vnode::to_html;
+    use proptest::prelude::*;
 
     fn html(md: &str) -> String {
         to_html(&render(md))
@@ -438,5 +461,31 @@ mod tests {
         let text = "para\none\n\n  - item\n\n```\ncode\n```\n";
         let starts: Vec<usize> = parse_blocks(text).iter().map(|b| b.line_start).collect();
         assert_eq!(starts, [0, 10, 20]);
+        assert_eq!(block_starts(text), starts);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// The cheap pass finds exactly the blocks the full one builds.
+        #[test]
+        fn block_starts_agree_with_the_full_parse(
+            pieces in proptest::collection::vec(prop_oneof![
+                Just("word "), Just("**"),
+                Just("`"), Just("```"),
+                Just("\n"), Just("\n\n"),
+                Just("- "), Just("1. "),
+                Just("# "), Just("> "),
+                Just("|"), Just("---"),
+                Just("["), Just("]("),
+                Just("]: x"), Just(")"),
+                Just("    "), Just("<div>"),
+                Just("!["), Just("中文"),
+                Just("\t"), Just("==="),
+            ], 0..80),
+        ) {
+            let text: String = pieces.concat();
+            let full: Vec<usize> = parse_blocks(&text).iter().map(|b| b.line_start).collect();
+            prop_assert_eq!(block_starts(&text), full);
+        }
     }
 }

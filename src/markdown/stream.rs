@@ -7,16 +7,58 @@
 //! each update, so the cost of an update does not grow with the reply.
 //! The open tail is repaired with [`close_open_inlines`] so unfinished
 //! markup does not flicker.
+//!
+//! When many blocks become final at once (a burst of text, a reply taken
+//! up again), those a reader following the reply cannot see yet are
+//! handed out as their source: the view shows them as plain text and
+//! renders them when they come near or the page is idle. A top-level
+//! block renders the same on its own as within the text (the property
+//! the freezing above rests on), so nothing differs but when.
+
+use std::ops::Range;
 
 use super::remend::close_open_inlines;
-use super::render::{parse_blocks, render};
+use super::render::{block_starts, render};
 use super::vnode::VNode;
+
+/// Which final blocks are handed out as source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deferral {
+    /// The last final blocks of an update are always rendered: they are
+    /// what a reader at the bottom sees.
+    pub eager_tail: usize,
+    /// Blocks are handed out as source only in runs at least this long.
+    pub min_run: usize,
+}
+
+impl Default for Deferral {
+    fn default() -> Self {
+        // A screen shows well under 48 blocks; shorter runs are cheap.
+        Self {
+            eager_tail: 48,
+            min_run: 24,
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct StreamRenderer {
     /// Bytes of the text already handed out as final blocks.
     frozen_len: usize,
     finished: bool,
+    /// How many open blocks the last update handed out: the view has
+    /// their elements, so they are rendered when they become final.
+    open_before: usize,
+    deferral: Deferral,
+}
+
+/// A block handed out for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Final {
+    Node(VNode),
+    /// The block's source in the text (with the blank lines after it):
+    /// `render(&text[range])` gives its node.
+    Source(Range<usize>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -25,8 +67,8 @@ pub struct Frame {
     /// reference definitions in a finished reply could change blocks
     /// rendered earlier).
     pub reset: bool,
-    /// Blocks to append for good.
-    pub frozen: Vec<VNode>,
+    /// Blocks to append for good, in order.
+    pub frozen: Vec<Final>,
     /// The open blocks to show after all frozen ones, replacing the
     /// previous open blocks.
     pub open: Vec<VNode>,
@@ -46,6 +88,14 @@ impl StreamRenderer {
         Self::default()
     }
 
+    #[cfg(test)]
+    pub fn with_deferral(deferral: Deferral) -> Self {
+        Self {
+            deferral,
+            ..Self::default()
+        }
+    }
+
     /// How many bytes of the text are final and rendered for good.
     #[cfg(test)]
     pub fn frozen_len(&self) -> usize {
@@ -62,47 +112,77 @@ impl StreamRenderer {
             // over rather than render nonsense.
             self.frozen_len = 0;
             self.finished = false;
+            self.open_before = 0;
             reset = true;
         }
+        let base = self.frozen_len;
+        let tail = &text[base..];
         if !streaming {
+            let (reset, frozen) = if base > 0 && may_define_links(text) {
+                (true, render(text).into_iter().map(Final::Node).collect())
+            } else {
+                (
+                    reset,
+                    self.hand_out(text, base, &block_starts(tail), text.len()),
+                )
+            };
             self.finished = true;
-            if self.frozen_len > 0 && may_define_links(text) {
-                self.frozen_len = text.len();
-                return Frame {
-                    reset: true,
-                    frozen: render(text),
-                    open: Vec::new(),
-                };
-            }
-            let frozen = render(&text[self.frozen_len..]);
             self.frozen_len = text.len();
+            self.open_before = 0;
             return Frame {
                 reset,
                 frozen,
                 open: Vec::new(),
             };
         }
-        let tail = &text[self.frozen_len..];
-        let mut blocks = parse_blocks(tail);
+        let starts = block_starts(tail);
         // Blocks whose successor starts on a complete line are final.
         let complete_to = tail.rfind('\n').map_or(0, |i| i + 1);
-        let n_final = (1..blocks.len())
-            .take_while(|&i| blocks[i].line_start < complete_to)
+        let n_final = (1..starts.len())
+            .take_while(|&i| starts[i] < complete_to)
             .count();
-        let open_blocks = blocks.split_off(n_final);
-        let open_start = open_blocks.first().map_or(tail.len(), |b| b.line_start);
-        let open = match close_open_inlines(&tail[open_start..]) {
+        let open_start = starts.get(n_final).copied().unwrap_or(tail.len());
+        let frozen = self.hand_out(text, base, &starts[..n_final], base + open_start);
+        let open_src = &tail[open_start..];
+        let open = match close_open_inlines(open_src) {
             Some(fixed) => render(&fixed),
-            None => open_blocks.into_iter().map(|b| b.node).collect(),
+            None => render(open_src),
         };
         if n_final > 0 {
             self.frozen_len += open_start;
         }
+        self.open_before = open.len();
         Frame {
             reset,
-            frozen: blocks.into_iter().map(|b| b.node).collect(),
+            frozen,
             open,
         }
+    }
+
+    /// The blocks starting at `starts` (relative to `base`; the last one
+    /// ends at `end`), rendered, except a long run in the middle handed
+    /// out as source.
+    fn hand_out(&self, text: &str, base: usize, starts: &[usize], end: usize) -> Vec<Final> {
+        let n = starts.len();
+        let start = |i: usize| starts.get(i).map_or(end, |s| base + s);
+        let rendered = |from: usize, to: usize| {
+            let nodes = if from < to {
+                render(&text[start(from)..start(to)])
+            } else {
+                Vec::new()
+            };
+            nodes.into_iter().map(Final::Node)
+        };
+        // The first blocks were open: the view patches their elements.
+        let head = self.open_before.min(n);
+        let tail_from = n.saturating_sub(self.deferral.eager_tail).max(head);
+        if tail_from - head < self.deferral.min_run.max(1) {
+            return rendered(0, n).collect();
+        }
+        let mut out: Vec<Final> = rendered(0, head).collect();
+        out.extend((head..tail_from).map(|i| Final::Source(start(i)..start(i + 1))));
+        out.extend(rendered(tail_from, n));
+        out
     }
 }
 
@@ -117,15 +197,36 @@ mod tests {
     struct View {
         frozen: Vec<VNode>,
         open: Vec<VNode>,
+        /// Blocks handed out as source.
+        deferred: usize,
     }
 
     impl View {
-        fn apply(&mut self, f: Frame) {
+        /// Applies `f`, rendering blocks handed out as source from `text`
+        /// (the text the frame was made from).
+        fn apply(&mut self, f: Frame, text: &str) -> Vec<VNode> {
             if f.reset {
                 self.frozen.clear();
+                self.open.clear();
             }
-            self.frozen.extend(f.frozen);
+            // The blocks that were open come rendered: the view patches them.
+            let leading = f.frozen.iter().take_while(|b| matches!(b, Final::Node(_)));
+            assert!(leading.count() >= self.open.len().min(f.frozen.len()));
+            let mut new = Vec::new();
+            for block in f.frozen {
+                match block {
+                    Final::Node(n) => new.push(n),
+                    Final::Source(r) => {
+                        self.deferred += 1;
+                        let nodes = render(&text[r]);
+                        assert_eq!(nodes.len(), 1, "a source range holds one block");
+                        new.extend(nodes);
+                    }
+                }
+            }
+            self.frozen.extend(new.iter().cloned());
             self.open = f.open;
+            new
         }
 
         fn shown(&self) -> Vec<VNode> {
@@ -136,16 +237,18 @@ mod tests {
     const DOC: &str = "# Title\n\nA paragraph with **bold**, *em*, `code` and a [link](https://example.com).\nIt goes on.\n\n- one\n- two\n  continued\n\n  inner para\n- three\n\n```python\ndef f():\n    return '**'\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n> quote\nlazy\n\npara\n# heading\npara\n***\n1. x\n2. y\n\n    indented code\n\n<div>html</div>\n\nend ~~s~~\n";
 
     fn stream(doc: &str, cuts: &[usize]) -> (View, Vec<VNode>) {
-        let mut r = StreamRenderer::new();
+        stream_with(StreamRenderer::new(), doc, cuts)
+    }
+
+    fn stream_with(mut r: StreamRenderer, doc: &str, cuts: &[usize]) -> (View, Vec<VNode>) {
         let mut view = View::default();
         let mut all_frozen = Vec::new();
         for &cut in cuts {
             let f = r.update(&doc[..cut], true);
             assert!(!f.reset);
-            all_frozen.extend(f.frozen.clone());
-            view.apply(f);
+            all_frozen.extend(view.apply(f, &doc[..cut]));
         }
-        view.apply(r.update(doc, false));
+        view.apply(r.update(doc, false), doc);
         (view, all_frozen)
     }
 
@@ -157,8 +260,17 @@ mod tests {
 
     #[test]
     fn streaming_ends_exactly_as_a_whole_render() {
-        for step in [1, 2, 3, 7, 40] {
-            let (view, frozen_while_streaming) = stream(DOC, &char_cuts(DOC, step));
+        let eager = Deferral::default();
+        let deferring = Deferral {
+            eager_tail: 1,
+            min_run: 1,
+        };
+        for (step, deferral) in [1, 2, 3, 7, 40, 200]
+            .into_iter()
+            .flat_map(|s| [(s, eager), (s, deferring)])
+        {
+            let r = StreamRenderer::with_deferral(deferral);
+            let (view, frozen_while_streaming) = stream_with(r, DOC, &char_cuts(DOC, step));
             let whole = render(DOC);
             assert_eq!(view.shown(), whole, "step {step}");
             // Every block frozen mid-stream is the final block, in order.
@@ -202,7 +314,71 @@ mod tests {
         let f = r.update("para\n#include", true);
         assert!(f.frozen.is_empty());
         let end = r.update("para\n#include <x>\n", false);
-        assert_eq!(end.frozen, render("para\n#include <x>\n"));
+        let nodes: Vec<Final> = render("para\n#include <x>\n")
+            .into_iter()
+            .map(Final::Node)
+            .collect();
+        assert_eq!(end.frozen, nodes);
+    }
+
+    /// A burst: 200 blocks arrive in one update, then the reply ends.
+    fn burst() -> String {
+        (0..200)
+            .map(|i| match i % 4 {
+                0 => format!("Paragraph {i} with **bold** and `code`.\n\n"),
+                1 => format!("- item {i}\n- another\n\n"),
+                2 => format!("```rust\nfn f{i}() {{}}\n```\n\n"),
+                _ => format!("> quote {i}\n\n"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_burst_hands_out_what_is_out_of_sight_as_source() {
+        let text = burst();
+        let mut r = StreamRenderer::new();
+        let f = r.update(&text[..text.len() - 10], true);
+        let kinds: Vec<bool> = f
+            .frozen
+            .iter()
+            .map(|b| matches!(b, Final::Source(_)))
+            .collect();
+        // The last block and the one before it are open (the last line is
+        // incomplete). Nothing was open before: all but the last 48 final
+        // blocks come as source, and those last ones rendered.
+        assert_eq!(kinds.len(), 198);
+        assert!(kinds[..150].iter().all(|&s| s), "{kinds:?}");
+        assert!(kinds[150..].iter().all(|&s| !s), "{kinds:?}");
+        let mut view = View::default();
+        view.apply(f, &text[..text.len() - 10]);
+        view.apply(r.update(&text, false), &text);
+        assert_eq!(view.shown(), render(&text));
+        assert_eq!(view.deferred, 150);
+    }
+
+    #[test]
+    fn a_burst_at_the_end_keeps_the_open_block_rendered() {
+        // The open paragraph had an element: it comes back rendered.
+        let text = burst();
+        let mut r = StreamRenderer::new();
+        r.update("Paragraph 0 with", true);
+        let f = r.update(&text, false);
+        assert!(matches!(f.frozen[0], Final::Node(_)));
+        assert!(matches!(f.frozen[1], Final::Source(_)));
+        let sources = f
+            .frozen
+            .iter()
+            .filter(|b| matches!(b, Final::Source(_)))
+            .count();
+        assert_eq!(sources, 200 - 1 - 48);
+    }
+
+    #[test]
+    fn short_runs_are_rendered_at_once() {
+        let text: String = burst().split_inclusive("\n\n").take(70).collect();
+        let f = StreamRenderer::new().update(&text, false);
+        assert!(f.frozen.iter().all(|b| matches!(b, Final::Node(_))));
+        assert_eq!(f.frozen.len(), 70);
     }
 
     #[test]
@@ -241,10 +417,15 @@ mod tests {
         ) {
             let doc: String = pieces.concat();
             prop_assume!(!may_define_links(&doc));
-            let (view, frozen) = stream(&doc, &char_cuts(&doc, step));
             let whole = render(&doc);
-            prop_assert_eq!(view.shown(), whole.clone());
-            prop_assert_eq!(&frozen[..], &whole[..frozen.len()]);
+            for r in [
+                StreamRenderer::new(),
+                StreamRenderer::with_deferral(Deferral { eager_tail: 1, min_run: 1 }),
+            ] {
+                let (view, frozen) = stream_with(r, &doc, &char_cuts(&doc, step));
+                prop_assert_eq!(view.shown(), whole.clone());
+                prop_assert_eq!(&frozen[..], &whole[..frozen.len()]);
+            }
         }
     }
 }

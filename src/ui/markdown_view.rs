@@ -11,7 +11,8 @@ use web_sys::{Document, Element as DomElement, Node};
 
 use crate::chat::Status;
 use crate::markdown::ops::{self, Ops};
-use crate::markdown::{Frame, StreamRenderer, VNode};
+use crate::markdown::render::render;
+use crate::markdown::{Final, Frame, StreamRenderer, VNode};
 
 use super::lazy;
 
@@ -107,6 +108,13 @@ fn cursor_host(root: &DomElement) -> DomElement {
 /// per frame, which grows with the reply.
 const CHUNK_BLOCKS: usize = 24;
 
+/// A chunk of final blocks shown as plain text until it is rendered:
+/// when it comes near the viewport, or when the page is idle.
+struct Deferred {
+    chunk: DomElement,
+    source: String,
+}
+
 struct MdState {
     renderer: StreamRenderer,
     /// How many chunks of final blocks lead the container (the open
@@ -117,6 +125,19 @@ struct MdState {
     chunk_len: usize,
     /// What the open blocks after the chunks show.
     open: Vec<VNode>,
+    /// Chunks not rendered yet, in document order.
+    deferred: Vec<Deferred>,
+    /// How many of them the last [`MdState::apply`] made (at the end).
+    new_deferred: usize,
+    /// Deferred chunks that came near the viewport.
+    wanted: Vec<DomElement>,
+    /// An idle callback is due to ask for a frame that renders a few
+    /// deferred chunks; `idle_due`: it did.
+    idle_pending: bool,
+    idle_due: bool,
+    /// The text or status changed since the last frame.
+    dirty: bool,
+    /// A frame is asked for.
     pending: bool,
     cursor: Option<DomElement>,
     owns_root: bool,
@@ -130,16 +151,24 @@ impl MdState {
             chunk: None,
             chunk_len: 0,
             open: Vec::new(),
+            deferred: Vec::new(),
+            new_deferred: 0,
+            wanted: Vec::new(),
+            idle_pending: false,
+            idle_due: false,
+            dirty: false,
             pending: false,
             cursor: None,
             owns_root: false,
         }
     }
 
-    fn apply(&mut self, doc: &Document, root: &DomElement, frame: Frame) {
+    /// Shows `frame`, made from `text`.
+    fn apply(&mut self, doc: &Document, root: &DomElement, text: &str, frame: Frame) {
         if let Some(c) = &self.cursor {
             c.remove();
         }
+        self.new_deferred = 0;
         let Frame {
             reset,
             frozen,
@@ -154,23 +183,120 @@ impl MdState {
             self.chunk = None;
             self.chunk_len = 0;
             self.open.clear();
+            self.forget_deferred();
         }
-        let n_frozen = frozen.len();
-        let mut region = frozen;
-        region.extend(open);
         // The blocks that were open keep their elements and are patched
-        // (those now final then move into the chunks); new final blocks
-        // are built straight into chunks; new open blocks follow.
-        let kept = self.open.len().min(region.len());
+        // (those now final then move into the chunks); the renderer hands
+        // them out rendered.
+        let mut frozen = frozen.into_iter().peekable();
+        let mut region = Vec::new();
+        while region.len() < self.open.len() {
+            match frozen.next_if(|b| matches!(b, Final::Node(_))) {
+                Some(Final::Node(n)) => region.push(n),
+                _ => break,
+            }
+        }
+        let n_head = region.len();
+        let all_frozen_taken = frozen.peek().is_none();
+        let rest: Vec<Final> = frozen.collect();
+        region.extend(open);
+        let kept = if all_frozen_taken {
+            self.open.len().min(region.len())
+        } else {
+            n_head
+        };
         patch(root, self.chunks, &self.open, &region[..kept]);
-        for _ in 0..kept.min(n_frozen) {
+        for _ in 0..kept.min(n_head) {
             self.freeze_next(doc, root);
         }
-        if n_frozen > kept {
-            self.append_frozen(doc, root, &region[kept..n_frozen]);
+        // New final blocks: runs of rendered ones are built straight into
+        // chunks, runs of sources become chunks of plain text.
+        let mut rest = rest.into_iter().peekable();
+        while rest.peek().is_some() {
+            let mut nodes = Vec::new();
+            while let Some(Final::Node(n)) = rest.next_if(|b| matches!(b, Final::Node(_))) {
+                nodes.push(n);
+            }
+            self.append_frozen(doc, root, &nodes);
+            let mut ranges = Vec::new();
+            while let Some(Final::Source(r)) = rest.next_if(|b| matches!(b, Final::Source(_))) {
+                ranges.push(r);
+            }
+            self.append_deferred(doc, root, text, &ranges);
         }
-        insert(root, None, &region[kept.max(n_frozen)..]);
-        self.open = region.split_off(n_frozen);
+        // New open blocks follow.
+        insert(root, None, &region[kept.max(n_head)..]);
+        self.open = region.split_off(n_head);
+    }
+
+    /// Puts blocks given as their source ranges in `text` into new chunks
+    /// of plain text, to render later.
+    fn append_deferred(
+        &mut self,
+        doc: &Document,
+        root: &DomElement,
+        text: &str,
+        ranges: &[std::ops::Range<usize>],
+    ) {
+        for group in ranges.chunks(CHUNK_BLOCKS) {
+            let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                continue;
+            };
+            let Some(source) = text.get(first.start..last.end) else {
+                continue;
+            };
+            let Ok(c) = doc.create_element("div") else {
+                return;
+            };
+            let _ = c.set_attribute("class", "md-chunk md-deferred");
+            c.set_text_content(Some(source));
+            let after = root.child_nodes().item(self.chunks as u32);
+            let _ = root.insert_before(&c, after.as_ref());
+            self.chunks += 1;
+            // Rendered blocks that follow start a chunk of their own.
+            self.chunk = None;
+            self.deferred.push(Deferred {
+                chunk: c,
+                source: source.to_owned(),
+            });
+            self.new_deferred += 1;
+        }
+    }
+
+    /// Renders deferred chunk `chunk`, if it still is one.
+    fn format(&mut self, chunk: &DomElement) {
+        if let Some(i) = self.deferred.iter().position(|d| &d.chunk == chunk) {
+            let d = self.deferred.remove(i);
+            Self::render_deferred(d);
+        }
+    }
+
+    /// Renders the last deferred chunk (the nearest to the reply's end).
+    /// False when there was none.
+    fn format_last(&mut self) -> bool {
+        match self.deferred.pop() {
+            Some(d) => {
+                Self::render_deferred(d);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn render_deferred(d: Deferred) {
+        lazy::forget(&d.chunk);
+        let nodes = render(&d.source);
+        d.chunk.set_text_content(None);
+        insert(&d.chunk, None, &nodes);
+        let _ = d.chunk.class_list().remove_1("md-deferred");
+    }
+
+    fn forget_deferred(&mut self) {
+        for d in self.deferred.drain(..) {
+            lazy::forget(&d.chunk);
+        }
+        self.new_deferred = 0;
+        self.wanted.clear();
     }
 
     /// The chunk that takes the next final block: the last one while it
@@ -247,19 +373,30 @@ struct Body {
 }
 
 impl Body {
-    /// Renders in the next animation frame (once, however many tokens
-    /// come before it).
+    /// The text or its status changed: render in the next animation frame
+    /// (once, however many tokens come before it).
     fn schedule(self) {
+        self.request(|s| s.dirty = true);
+    }
+
+    /// Marks what the next frame has to do and asks for that frame,
+    /// unless it was asked for already.
+    fn request(self, mark: impl FnOnce(&mut MdState)) {
         let first = self
             .state
-            .try_update_value(|s| !std::mem::replace(&mut s.pending, true))
+            .try_update_value(|s| {
+                mark(s);
+                !std::mem::replace(&mut s.pending, true)
+            })
             .unwrap_or(false);
         if first {
             request_animation_frame(move || self.flush());
         }
     }
 
-    /// One frame's render: everything that arrived since the last one.
+    /// This reply's one DOM update in a frame: everything that arrived
+    /// since the last one, the deferred chunks that came near the
+    /// viewport and, when the page was idle, a few more of them.
     fn flush(self) {
         let Some(el) = self.root.get_untracked() else {
             return;
@@ -267,20 +404,56 @@ impl Body {
         let el: DomElement = el.unchecked_into();
         let doc = document();
         let streaming = self.status.get_untracked() == Status::Streaming;
-        self.state.try_update_value(|s| {
+        let Some((rendered, new, idle)) = self.state.try_update_value(|s| {
             s.pending = false;
-            let frame = self
-                .text
-                .with_untracked(|t| s.renderer.update(t, streaming));
-            s.apply(&doc, &el, frame);
-            s.show_cursor(&doc, &el, streaming);
-        });
-        let _ = el.set_attribute(
-            "data-render",
-            if streaming { "streaming" } else { "complete" },
-        );
+            let rendered = std::mem::take(&mut s.dirty);
+            let mut new = Vec::new();
+            if rendered {
+                self.text.with_untracked(|t| {
+                    let frame = s.renderer.update(t, streaming);
+                    s.apply(&doc, &el, t, frame);
+                });
+                s.show_cursor(&doc, &el, streaming);
+                new = s.deferred[s.deferred.len() - s.new_deferred..]
+                    .iter()
+                    .map(|d| d.chunk.clone())
+                    .collect();
+            }
+            for chunk in std::mem::take(&mut s.wanted) {
+                s.format(&chunk);
+            }
+            if std::mem::take(&mut s.idle_due) {
+                let start = crate::clock::now_ms();
+                while crate::clock::now_ms() - start < IDLE_SLICE_MS && s.format_last() {}
+            }
+            let idle = !s.deferred.is_empty() && !std::mem::replace(&mut s.idle_pending, true);
+            (rendered, new, idle)
+        }) else {
+            return;
+        };
+        if rendered {
+            let _ = el.set_attribute(
+                "data-render",
+                if streaming { "streaming" } else { "complete" },
+            );
+        }
+        for chunk in new {
+            let target = chunk.clone();
+            lazy::when_near(&target, move || self.request(|s| s.wanted.push(chunk)));
+        }
+        if idle {
+            super::idle::when_idle(move || {
+                self.request(|s| {
+                    s.idle_pending = false;
+                    s.idle_due = true;
+                })
+            });
+        }
     }
 }
+
+/// How long a frame after an idle period renders deferred chunks (ms).
+const IDLE_SLICE_MS: u64 = 6;
 
 /// A reply's body: markdown rendered from `text`, streamed while `status`
 /// is `Streaming`. `data-render` is `streaming` until the final text is
@@ -317,7 +490,7 @@ pub fn warm_up() {
             continue;
         };
         let frame = state.renderer.update(shown, streaming);
-        state.apply(&doc, &root, frame);
+        state.apply(&doc, &root, shown, frame);
         state.show_cursor(&doc, &root, streaming);
     }
 }
@@ -358,6 +531,7 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
         if let Some(el) = root.get_untracked() {
             lazy::forget(&el);
         }
+        state.try_update_value(MdState::forget_deferred);
     });
 
     view! { <div class="md text" data-testid="message-body" data-render="streaming" node_ref=root></div> }
