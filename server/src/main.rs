@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::Listener as _;
 use chatwire_server::debug::ReplyLog;
 use chatwire_server::engine::embedded::EmbeddedEngine;
 use chatwire_server::engine::scripted::{ScriptedConfig, ScriptedEngine};
@@ -216,7 +217,7 @@ async fn serve(args: Args) -> Result<(), String> {
         app_config: args.app_config.clone(),
     });
     let app = router(state, site);
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+    let listener = chatwire_server::listen((args.host.as_str(), args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;

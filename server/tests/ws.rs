@@ -37,8 +37,9 @@ async fn server_with(config: ScriptedConfig, limits: Limits) -> Server {
         resume: Default::default(),
         openai_api: true,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    // The server's own listener (TCP_NODELAY), as `chatwire-server` runs.
+    let listener = chatwire_server::listen("127.0.0.1:0").await.unwrap();
+    let addr = axum::serve::Listener::local_addr(&listener).unwrap();
     tokio::spawn(async move { axum::serve(listener, router(state, None)).await });
     Server {
         addr,
