@@ -173,6 +173,43 @@ test('at most one DOM update per animation frame, and the final text is exact', 
   expect(raw.split(/\s+/).filter(Boolean).length).toBeGreaterThan(2900);
 });
 
+test('the final text is in the DOM in the task that ends the reply, not a frame later', async ({ chat, page }) => {
+  await chat.open();
+  await page.evaluate(() => {
+    const w = window as any;
+    // The frame (its timestamp) in which the reply was marked done, and
+    // the one in which its final text was complete.
+    w.__doneAt = w.__completeAt = undefined;
+    new MutationObserver((records) => {
+      for (const r of records) {
+        const el = r.target as HTMLElement;
+        if (el.dataset.role === 'assistant' && el.dataset.status === 'done' && w.__doneAt === undefined) {
+          w.__doneAt = document.timeline.currentTime;
+        }
+        if (el.dataset.testid === 'message-body' && el.dataset.render === 'complete' && w.__completeAt === undefined) {
+          w.__completeAt = document.timeline.currentTime;
+        }
+      }
+    }).observe(document.querySelector('[data-testid="transcript"]')!, {
+      subtree: true,
+      attributes: true,
+      attributeFilter: ['data-status', 'data-render'],
+    });
+  });
+  await page.getByTestId('max-tokens').fill('32768');
+  await chat.say('!tokens=2000 !tps=0');
+  const reply = chat.assistant.last();
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  await expect(reply.getByTestId('message-body')).toHaveAttribute('data-render', 'complete');
+  const { doneAt, completeAt } = await page.evaluate(() => ({
+    doneAt: (window as any).__doneAt,
+    completeAt: (window as any).__completeAt,
+  }));
+  expect(doneAt).toBeDefined();
+  expect(completeAt, 'no animation frame between the end of the reply and its final text').toBe(doneAt);
+  expect((await rawText(reply)).split(/\s+/).filter(Boolean).length).toBeGreaterThan(1900);
+});
+
 test('a burst shows what is in view rendered at once, the rest as text rendered when idle, one DOM update per frame', async ({ chat, page }) => {
   await page.setViewportSize({ width: 900, height: 600 });
   await chat.open();
@@ -188,28 +225,36 @@ test('a burst shows what is in view rendered at once, the rest as text rendered 
     new MutationObserver(() => {
       if (body()) w.__stamps.push(document.timeline.currentTime);
     }).observe(transcript, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['class'] });
-    // Each frame's callbacks run before the app's render: they see the
-    // DOM as the frame before painted it.
+    // What each frame paints, sampled after layout and after the app's
+    // own ResizeObserver (which scrolls the transcript to follow the
+    // reply): ResizeObserver callbacks run in the order the observers
+    // were made, after layout, before paint. A small element that changes
+    // width all the time makes this one run in every frame.
+    const probe = document.createElement('div');
+    probe.setAttribute('aria-hidden', 'true');
+    Object.assign(probe.style, { position: 'fixed', left: '0', top: '0', height: '1px', pointerEvents: 'none' });
+    document.body.append(probe);
+    probe.animate([{ width: '1px' }, { width: '64px' }], { duration: 500, iterations: Infinity });
     const seen = { deferred: 0, deferredInView: 0, gap: Infinity, frames: 0 };
     const look = () => {
       const b = body();
-      if (b) {
-        const view = transcript.getBoundingClientRect();
-        const deferred = [...b.querySelectorAll('.md-deferred')];
-        const inView = deferred.filter((c) => {
-          const r = c.getBoundingClientRect();
-          return r.bottom > view.top && r.top < view.bottom;
-        });
-        seen.frames++;
-        seen.deferred = Math.max(seen.deferred, deferred.length);
-        seen.deferredInView = Math.max(seen.deferredInView, inView.length);
-        seen.gap = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight;
-        if (b.dataset.render === 'complete' && w.__complete) return void (w.__painted = seen);
-        if (b.dataset.render === 'complete') w.__complete = true;
+      if (!b || w.__painted) return;
+      const view = transcript.getBoundingClientRect();
+      const deferred = [...b.querySelectorAll('.md-deferred')];
+      const inView = deferred.filter((c) => {
+        const r = c.getBoundingClientRect();
+        return r.bottom > view.top && r.top < view.bottom;
+      });
+      seen.frames++;
+      seen.deferred = Math.max(seen.deferred, deferred.length);
+      seen.deferredInView = Math.max(seen.deferredInView, inView.length);
+      seen.gap = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight;
+      if (b.dataset.render === 'complete') {
+        w.__painted = seen;
+        probe.remove();
       }
-      requestAnimationFrame(look);
     };
-    requestAnimationFrame(look);
+    new ResizeObserver(look).observe(probe);
   });
   await chat.say(`!echo !tps=0 !chunk=100000\n${doc}`);
   const reply = chat.assistant.last();

@@ -379,6 +379,19 @@ impl Body {
         self.request(|s| s.dirty = true);
     }
 
+    /// The reply ended: its final text goes into the DOM now, in the task
+    /// that ended it, rather than a frame later. This reply's updates
+    /// otherwise run in animation frames, each painted right after, so
+    /// none happened since the last paint: this is still one DOM update
+    /// per frame, and a frame already asked for finds nothing left to do.
+    fn finish(self) {
+        if self.root.get_untracked().is_none() {
+            return self.schedule();
+        }
+        let _ = self.state.try_update_value(|s| s.dirty = true);
+        self.flush();
+    }
+
     /// Marks what the next frame has to do and asks for that frame,
     /// unless it was asked for already.
     fn request(self, mark: impl FnOnce(&mut MdState)) {
@@ -528,11 +541,13 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
         status,
     };
 
-    Effect::new(move |_| {
+    Effect::new(move |was_streaming: Option<bool>| {
         text.track();
-        status.track();
+        let streaming = status.with(|s| *s == Status::Streaming);
         if !near.get() {
-            let Some(el) = root.get() else { return };
+            let Some(el) = root.get() else {
+                return streaming;
+            };
             let el: DomElement = el.unchecked_into();
             if el.get_attribute("data-render").as_deref() != Some("deferred") {
                 text.with_untracked(|t| el.set_text_content(Some(t)));
@@ -541,9 +556,14 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
                     near.set(true);
                 }
             }
-            return;
+            return streaming;
         }
-        body.schedule();
+        if was_streaming == Some(true) && !streaming {
+            body.finish();
+        } else {
+            body.schedule();
+        }
+        streaming
     });
 
     on_cleanup(move || {
