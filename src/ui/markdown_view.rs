@@ -385,7 +385,7 @@ impl Body {
     /// none happened since the last paint: this is still one DOM update
     /// per frame, and a frame already asked for finds nothing left to do.
     fn finish(self) {
-        if self.root.get_untracked().is_none() {
+        if self.root.try_get_untracked().flatten().is_none() {
             return self.schedule();
         }
         let _ = self.state.try_update_value(|s| s.dirty = true);
@@ -411,18 +411,24 @@ impl Body {
     /// since the last one, the deferred chunks that came near the
     /// viewport and, when the page was idle, a few more of them.
     fn flush(self) {
-        let Some(el) = self.root.get_untracked() else {
+        // A frame asked for before the message was removed (a turn
+        // deleted, another conversation shown) finds its signals gone:
+        // nothing to do, and no panic (a panic would kill the page).
+        let (Some(Some(el)), Some(status)) = (
+            self.root.try_get_untracked(),
+            self.status.try_get_untracked(),
+        ) else {
             return;
         };
         let el: DomElement = el.unchecked_into();
         let doc = document();
-        let streaming = self.status.get_untracked() == Status::Streaming;
+        let streaming = status == Status::Streaming;
         let Some((rendered, new, idle)) = self.state.try_update_value(|s| {
             s.pending = false;
             let rendered = std::mem::take(&mut s.dirty);
             let mut new = Vec::new();
             if rendered {
-                self.text.with_untracked(|t| {
+                self.text.try_with_untracked(|t| {
                     let frame = s.renderer.update(t, streaming);
                     s.apply(&doc, &el, t, frame);
                 });
