@@ -324,6 +324,21 @@ test('scrolling follows the stream, stops when the reader scrolls up, and "jump 
   await expect.poll(gap).toBeLessThanOrEqual(4);
 });
 
+test('the warm-up after load (a sample turn, never shown) leaves no trace', async ({ chat, page }) => {
+  await chat.open();
+  await expect(page.locator('.app')).toHaveAttribute('data-warmed', 'true');
+  await expect(page.getByTestId('message')).toHaveCount(0);
+  await expect(page.getByTestId('live-status')).toHaveText('');
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+  expect(stored).not.toContain('Warm');
+  // The first turn is an ordinary one.
+  await chat.say('hello !tokens=20 !tps=0');
+  await expect(chat.assistant).toHaveCount(1);
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  await expect(page.getByTestId('message')).toHaveCount(2);
+  await expect(page.getByTestId('live-status')).toHaveText(/complete/);
+});
+
 test('Esc stops a reply; the live region announces start and end; the transcript is not live', async ({ chat, page, server }) => {
   await chat.open();
   const live = page.getByTestId('live-status');

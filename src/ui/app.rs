@@ -484,6 +484,12 @@ pub fn App(
     // The markdown renderer's code is compiled while the page is idle,
     // before the first reply needs it.
     Effect::new(move |_| super::idle::when_idle(super::markdown_view::warm_up));
+    // So are the message views (a sample turn, never shown); `data-warmed`
+    // says when that is over.
+    let warmed = RwSignal::new(false);
+    Effect::new(move |_| {
+        super::idle::when_idle(move || super::messages::warm_up(move || warmed.set(true)))
+    });
     // The transcript follows its content's size (see `follow`).
     Effect::new(move |_| {
         follow.el.track();
@@ -531,7 +537,7 @@ pub fn App(
     let logo = config.logo.clone();
     let title = config.title.clone();
     view! {
-        <div class="app" class:embed=embed>
+        <div class="app" class:embed=embed data-warmed=move || warmed.get().to_string()>
             <header class="top">
                 <h1 data-testid="app-title">
                     {logo.map(|l| view! { <span class="logo" data-testid="app-logo" aria-hidden="true">{l}</span> })}
