@@ -118,8 +118,15 @@ impl StreamRenderer {
         let base = self.frozen_len;
         let tail = &text[base..];
         if !streaming {
-            let (reset, frozen) = if base > 0 && may_define_links(text) {
-                (true, render(text).into_iter().map(Final::Node).collect())
+            // Link reference definitions can change how any block
+            // renders (one handed out as source would be rendered alone,
+            // without them): the whole text at once, replacing what was
+            // shown.
+            let (reset, frozen) = if may_define_links(text) {
+                (
+                    reset || base > 0,
+                    render(text).into_iter().map(Final::Node).collect(),
+                )
             } else {
                 (
                     reset,
@@ -371,6 +378,23 @@ mod tests {
             .filter(|b| matches!(b, Final::Source(_)))
             .count();
         assert_eq!(sources, 200 - 1 - 48);
+    }
+
+    #[test]
+    fn link_definitions_in_a_burst_render_the_whole_reply() {
+        let text = format!(
+            "See [the docs][d].\n\n{}[d]: https://example.com\n",
+            burst()
+        );
+        for streamed in [0, 30, text.len() - 10] {
+            let mut r = StreamRenderer::new();
+            let mut view = View::default();
+            if streamed > 0 {
+                view.apply(r.update(&text[..streamed], true), &text[..streamed]);
+            }
+            view.apply(r.update(&text, false), &text);
+            assert_eq!(view.shown(), render(&text), "streamed {streamed}");
+        }
     }
 
     #[test]
