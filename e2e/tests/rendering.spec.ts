@@ -87,6 +87,42 @@ test('a code block copy button copies exactly the code', async ({ chat }) => {
   await expect(button).toHaveText('Copy');
 });
 
+test('a long code block is laid out in groups of lines: every line shown once, copy and selection exact', async ({ chat, page }) => {
+  await chat.open();
+  // 150 lines, empty ones among them (a group never ends on one: the
+  // browser would not show it), and a string across lines.
+  const lines = Array.from({ length: 150 }, (_, i) =>
+    i % 7 === 3 ? '' : i === 40 ? 's = """across' : i === 41 ? 'lines"""' : `def f${i}(x): return x * ${i}  # line ${i}`);
+  const code = lines.join('\n');
+  const reply = await echo(chat, `\`\`\`python\n${code}\n\`\`\``, '!chunk=40 !tps=0');
+  const block = reply.getByTestId('code-block');
+  const codeEl = block.locator('code');
+  // More than one group, each a block of its own.
+  const groups = codeEl.locator(':scope > .code-lines');
+  expect(await groups.count()).toBeGreaterThan(3);
+  expect(await groups.first().evaluate((g) => getComputedStyle(g).display)).toBe('block');
+  // Every line takes one line of height: none lost or doubled at a cut.
+  const { height, lineHeight } = await codeEl.evaluate((c) => ({
+    height: c.getBoundingClientRect().height,
+    lineHeight: parseFloat(getComputedStyle(c).lineHeight),
+  }));
+  expect(Math.round(height / lineHeight)).toBe(lines.length);
+  // Selecting the code gives it back exactly, as does the copy button.
+  const selected = await codeEl.evaluate((c) => {
+    const range = document.createRange();
+    range.selectNodeContents(c);
+    const sel = window.getSelection()!;
+    sel.removeAllRanges();
+    sel.addRange(range);
+    return sel.toString();
+  });
+  expect(selected.replace(/\n$/, '')).toBe(code);
+  const button = block.getByTestId('copy-code');
+  await button.click();
+  await expect(button).toHaveAttribute('data-state', 'copied');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(code + '\n');
+});
+
 test('mid-stream: no raw markers flicker, an open fence is already code, finished blocks are never touched', async ({ chat, page }) => {
   await chat.open();
   // Watch every DOM change in the reply while it streams.

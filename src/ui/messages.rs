@@ -184,8 +184,14 @@ fn on_body_click(ev: web_sys::MouseEvent) {
         .closest(".code-block")
         .ok()
         .flatten()
-        .and_then(|b| b.query_selector("code").ok().flatten())
-        .and_then(|c| c.text_content());
+        .and_then(|b| b.query_selector_all("code > .code-lines").ok())
+        .map(|groups| {
+            crate::markdown::render::code_text(
+                (0..groups.length())
+                    .filter_map(|i| groups.item(i))
+                    .map(|g| g.text_content().unwrap_or_default()),
+            )
+        });
     if let Some(code) = code {
         copy_with_feedback(code, button);
     }
