@@ -2,7 +2,7 @@
 // server's scripted engine, in headless Chromium. Prints tables, asserts
 // nothing. Run it with `cargo xtask bench render`.
 //
-// usage: node bench/render/render.cjs --url http://127.0.0.1:PORT [--reps 3] [--sizes 1000,5000,20000]
+// usage: node bench/render/render.cjs --url http://127.0.0.1:PORT [--reps 3] [--sizes 1000,5000,20000] [--only load,stream,blocks,history] [--block-lines 2500]
 'use strict';
 const { chromium } = require('@playwright/test');
 const http = require('node:http');
@@ -78,10 +78,14 @@ async function newPage(browser) {
   await page.addInitScript(() => {
     const w = window;
     w.__loaf = [];
+    w.__loafAt = [];
     addEventListener('TrunkApplicationStarted', (e) => (w.__wasm = e.detail.wasm));
     try {
       new PerformanceObserver((l) => {
-        for (const e of l.getEntries()) w.__loaf.push(e.duration);
+        for (const e of l.getEntries()) {
+          w.__loaf.push(e.duration);
+          w.__loafAt.push([e.startTime, e.duration]);
+        }
       }).observe({ type: 'long-animation-frame' });
     } catch {
       w.__loaf = null;
@@ -221,6 +225,96 @@ async function streamBench(browser) {
   table(
     `Stream rendering (scripted engine, tokens as fast as possible; median of ${REPS}; long frames: worst run)`,
     ['tokens', 'app: send → final text in the DOM (ms)', 'floor: bare WebSocket (ms)', 'ratio', 'app: every block rendered (ms)', 'long frames >50 ms', 'floor: bare client\'s long frames', 'long-frame total (ms)', 'JS heap (MB)', 'wasm memory (MB)', 'DOM elements'],
+    rows,
+  );
+}
+
+/** One block of `lines` lines of the given kind: what a reply that is
+ * mostly one long code block, list, table or quote looks like. */
+function longBlock(kind, lines) {
+  const rows = Array.from({ length: lines }, (_, i) => {
+    switch (kind) {
+      case 'code block': return `def f${i}(x): return x * ${i} + "s"  # comment ${i}`;
+      case 'list': return `- item ${i} with **bold** text and \`code\``;
+      case 'table': return `| ${i} | **x${i}** | \`y${i}\` |`;
+      default: return `> quoted line ${i} with *emphasis*`;
+    }
+  });
+  if (kind === 'code block') return ['```python', ...rows, '```'].join('\n');
+  if (kind === 'table') return ['| n | x | y |', '|---|---|---|', ...rows].join('\n');
+  return rows.join('\n');
+}
+
+/** A reply that is one long block, streamed at a set rate: the page's
+ * frames while it grows. */
+async function blockRun(page, body, chunk, tps) {
+  await page.evaluate((text) => {
+    const c = document.querySelector('[data-testid="composer"]');
+    c.value = text;
+    c.dispatchEvent(new Event('input', { bubbles: true }));
+  }, `!echo !chunk=${chunk} !tps=${tps}\n${body}`);
+  await page.getByTestId('send').click();
+  const started = await page.evaluate(() => {
+    const w = window;
+    w.__frames = 0;
+    w.__counting = true;
+    const tick = () => {
+      if (!w.__counting) return;
+      w.__frames++;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    return performance.now();
+  });
+  const reply = page.locator('[data-testid="message"][data-role="assistant"]').last();
+  await reply.and(page.locator('[data-status="done"]')).waitFor({ timeout: 300_000 });
+  return page.evaluate(async (started) => {
+    const w = window;
+    const time = performance.now() - started;
+    w.__counting = false;
+    await new Promise((r) => setTimeout(r, 300));
+    // Frames that began after the send (the send's own frame, which
+    // renders the long prompt, is not the stream's).
+    const loaf = w.__loaf ? w.__loafAt.filter(([at, d]) => at >= started && d > 50).map(([, d]) => d) : null;
+    return { time, frames: w.__frames, loaf };
+  }, started);
+}
+
+async function blocksBench(browser) {
+  const LINES = Number(arg('--block-lines', '2500'));
+  const CHUNK = 12;
+  const TPS = 2000;
+  const rows = [];
+  for (const kind of ['code block', 'list', 'table', 'quote']) {
+    const body = longBlock(kind, LINES);
+    const runs = [];
+    for (let r = 0; r < REPS; r++) {
+      const { context, page } = await newPage(browser);
+      await openApp(page);
+      runs.push(await blockRun(page, body, CHUNK, TPS));
+      await context.close();
+    }
+    // The server paces the tokens: the stream cannot end sooner, and
+    // the page cannot paint more than 60 frames a second meanwhile.
+    const paced = (Math.ceil(body.length / CHUNK) / TPS) * 1000;
+    const time = median(runs.map((x) => x.time));
+    const fps = median(runs.map((x) => (x.frames / x.time) * 1000));
+    const loafCounts = runs.map((x) => (x.loaf ? x.loaf.length : NaN));
+    const loafMax = runs.map((x) => (x.loaf && x.loaf.length ? Math.max(...x.loaf) : 0));
+    rows.push([
+      kind,
+      kb(body.length),
+      ms(time),
+      ms(paced),
+      fps.toFixed(0),
+      '60',
+      `${Math.max(...loafCounts)}`,
+      ms(Math.max(...loafMax)),
+    ]);
+  }
+  table(
+    `A reply that is one long block of ${LINES.toLocaleString('en-US')} lines, streamed at ${CHUNK * TPS / 1000} KB/s (${CHUNK}-character tokens; median of ${REPS}; long frames: worst run)`,
+    ['block', 'size (KB)', 'send → done (ms)', 'floor: server pacing (ms)', 'frames/s while streaming', 'floor: display', 'long frames >50 ms', 'longest frame (ms)'],
     rows,
   );
 }
@@ -475,9 +569,10 @@ async function keystrokes(page, selector) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: FLAGS });
   try {
     console.log(`chatwire rendering benchmark against ${URL_} (Chromium ${browser.version()}, ${require('node:os').cpus().length} CPUs)`);
-    const only = arg('--only', 'load,stream,history').split(',');
+    const only = arg('--only', 'load,stream,blocks,history').split(',');
     if (only.includes('load')) await loadBench(browser);
     if (only.includes('stream')) await streamBench(browser);
+    if (only.includes('blocks')) await blocksBench(browser);
     if (only.includes('history')) await historyBench(browser);
   } finally {
     await browser.close();

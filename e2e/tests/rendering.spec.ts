@@ -94,8 +94,21 @@ test('a long code block is laid out in groups of lines: every line shown once, c
   const lines = Array.from({ length: 150 }, (_, i) =>
     i % 7 === 3 ? '' : i === 40 ? 's = """across' : i === 41 ? 'lines"""' : `def f${i}(x): return x * ${i}  # line ${i}`);
   const code = lines.join('\n');
-  const reply = await echo(chat, `\`\`\`python\n${code}\n\`\`\``, '!chunk=40 !tps=0');
+  // The block's element from the first frame that shows it, and whether
+  // it ever left the DOM (moving a long block into place when it is
+  // final would make the browser style and lay it out all again).
+  await page.evaluate(() => {
+    const w = window as any;
+    w.__moved = 0;
+    new MutationObserver((records) => {
+      w.__firstBlock ||= document.querySelector('[data-role="assistant"] [data-testid="code-block"]');
+      for (const r of records) for (const n of r.removedNodes) if (n === w.__firstBlock || n.contains?.(w.__firstBlock)) w.__moved++;
+    }).observe(document.body, { subtree: true, childList: true });
+  });
+  const reply = await echo(chat, `\`\`\`python\n${code}\n\`\`\``, '!chunk=40 !tps=2000');
   const block = reply.getByTestId('code-block');
+  expect(await block.evaluate((b) => b === (window as any).__firstBlock), 'the element the stream began with').toBe(true);
+  expect(await page.evaluate(() => (window as any).__moved), 'never taken out of the DOM').toBe(0);
   const codeEl = block.locator('code');
   // More than one group, each a block of its own.
   const groups = codeEl.locator(':scope > .code-lines');

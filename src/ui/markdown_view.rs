@@ -92,6 +92,8 @@ fn cursor_host(root: &DomElement) -> DomElement {
             "P" | "LI" | "UL" | "OL" | "BLOCKQUOTE" | "PRE" | "CODE" | "H1" | "H2" | "H3"
             | "H4" | "H5" | "H6" => host = last,
             "DIV" if last.class_list().contains("md-chunk") => host = last,
+            // A code block's groups of lines.
+            "SPAN" if last.class_list().contains("code-lines") => host = last,
             "DIV" if last.class_list().contains("code-block") => match last.last_element_child() {
                 Some(pre) => host = pre,
                 None => break,
@@ -117,10 +119,11 @@ struct Deferred {
 
 struct MdState {
     renderer: StreamRenderer,
-    /// How many chunks of final blocks lead the container (the open
-    /// blocks follow them).
+    /// How many chunks the container holds: all its children.
     chunks: usize,
-    /// The last chunk, while it takes more blocks, and how many it has.
+    /// The last chunk, unless it is one of plain text, and how many final
+    /// blocks it has: it takes the next final blocks while it has room,
+    /// and holds the open blocks after its final ones.
     chunk: Option<DomElement>,
     chunk_len: usize,
     /// What the open blocks after the chunks show.
@@ -185,9 +188,11 @@ impl MdState {
             self.open.clear();
             self.forget_deferred();
         }
-        // The blocks that were open keep their elements and are patched
-        // (those now final then move into the chunks); the renderer hands
-        // them out rendered.
+        // The blocks that were open keep their elements and are patched;
+        // the renderer hands them out rendered. They sit at the end of the
+        // last chunk, so one that is now final stays where it is: moving
+        // it into a chunk would make the browser style and lay out all of
+        // it again (150-250 ms for a 2,500-line code block).
         let mut frozen = frozen.into_iter().peekable();
         let mut region = Vec::new();
         while region.len() < self.open.len() {
@@ -205,9 +210,11 @@ impl MdState {
         } else {
             n_head
         };
-        patch(root, self.chunks, &self.open, &region[..kept]);
-        for _ in 0..kept.min(n_head) {
-            self.freeze_next(doc, root);
+        if let Some(host) = self.chunk.clone().filter(|_| !self.open.is_empty()) {
+            patch(&host, self.chunk_len, &self.open, &region[..kept]);
+            // Final now, in place (a chunk may hold a few more blocks than
+            // it takes new ones).
+            self.chunk_len += n_head;
         }
         // New final blocks: runs of rendered ones are built straight into
         // chunks, runs of sources become chunks of plain text.
@@ -224,8 +231,13 @@ impl MdState {
             }
             self.append_deferred(doc, root, text, &ranges);
         }
-        // New open blocks follow.
-        insert(root, None, &region[kept.max(n_head)..]);
+        // New open blocks follow, at the end of the last chunk.
+        let new_open = &region[kept.max(n_head)..];
+        if !new_open.is_empty() {
+            if let Some(host) = self.open_host(doc, root) {
+                insert(&host, None, new_open);
+            }
+        }
         self.open = region.split_off(n_head);
     }
 
@@ -304,28 +316,29 @@ impl MdState {
     fn chunk_with_room(&mut self, doc: &Document, root: &DomElement) -> Option<DomElement> {
         match &self.chunk {
             Some(c) if self.chunk_len < CHUNK_BLOCKS => Some(c.clone()),
-            _ => {
-                let c = doc.create_element("div").ok()?;
-                let _ = c.set_attribute("class", "md-chunk");
-                let after = root.child_nodes().item(self.chunks as u32);
-                let _ = root.insert_before(&c, after.as_ref());
-                self.chunks += 1;
-                self.chunk_len = 0;
-                self.chunk = Some(c.clone());
-                Some(c)
-            }
+            _ => self.new_chunk(doc, root),
         }
     }
 
-    /// Moves the first block after the chunks into the last chunk.
-    fn freeze_next(&mut self, doc: &Document, root: &DomElement) {
-        let Some(block) = root.child_nodes().item(self.chunks as u32) else {
-            return;
-        };
-        if let Some(chunk) = self.chunk_with_room(doc, root) {
-            let _ = chunk.append_child(&block);
-            self.chunk_len += 1;
+    /// The chunk the open blocks go in: the last one, unless that is a
+    /// chunk of plain text (or there is none), then a new one.
+    fn open_host(&mut self, doc: &Document, root: &DomElement) -> Option<DomElement> {
+        if self.chunk.is_none() {
+            self.new_chunk(doc, root)?;
         }
+        self.chunk.clone()
+    }
+
+    /// A new, empty chunk after the others, to take the next blocks.
+    fn new_chunk(&mut self, doc: &Document, root: &DomElement) -> Option<DomElement> {
+        let c = doc.create_element("div").ok()?;
+        let _ = c.set_attribute("class", "md-chunk");
+        let after = root.child_nodes().item(self.chunks as u32);
+        let _ = root.insert_before(&c, after.as_ref());
+        self.chunks += 1;
+        self.chunk_len = 0;
+        self.chunk = Some(c.clone());
+        Some(c)
     }
 
     /// Builds new final blocks into the chunks, as many to a chunk as fit.

@@ -54,7 +54,7 @@ pub fn run_bench(args: &[String]) -> Result {
             soak(&args[1..])
         }
         _ => Err(
-            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] [--only load,stream,history] [--delta-interval-ms N] | soak [--cycles 20]>"
+            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] [--only load,stream,blocks,history] [--block-lines N] [--delta-interval-ms N] | soak [--cycles 20]>"
                 .into(),
         ),
     }
