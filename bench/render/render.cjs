@@ -433,10 +433,25 @@ async function historyBench(browser) {
         });
         return bodies[bodies.length - 1].dataset.render === 'complete' && visible.every((b) => b.dataset.render === 'complete');
       };
+      // Checked when a body's state changes and, once the last reply is
+      // rendered, every frame: which bodies are in view can change with
+      // no state change (the transcript following to the bottom).
+      let done = false;
+      let polling = false;
+      const attempt = () => {
+        if (done || !check()) return done;
+        done = true;
+        mo.disconnect();
+        requestAnimationFrame(() => setTimeout(() => resolve(performance.now())));
+        return true;
+      };
+      const poll = () => attempt() || requestAnimationFrame(poll);
       const mo = new MutationObserver(() => {
-        if (check()) {
-          mo.disconnect();
-          requestAnimationFrame(() => setTimeout(() => resolve(performance.now())));
+        const bodies = document.querySelectorAll('[data-role="assistant"] [data-testid="message-body"]');
+        const last = bodies[bodies.length - 1];
+        if (!attempt() && !polling && last && last.dataset.render === 'complete') {
+          polling = true;
+          requestAnimationFrame(poll);
         }
       });
       mo.observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-render'] });
