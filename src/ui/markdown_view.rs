@@ -126,7 +126,7 @@ struct MdState {
     /// and holds the open blocks after its final ones.
     chunk: Option<DomElement>,
     chunk_len: usize,
-    /// What the open blocks after the chunks show.
+    /// What the open blocks, at the end of the last chunk, show.
     open: Vec<VNode>,
     /// Chunks not rendered yet, in document order.
     deferred: Vec<Deferred>,
