@@ -595,14 +595,31 @@ pub fn supports(lang: &str) -> bool {
 }
 
 /// Splits `code` into pieces; unknown languages give one plain piece.
+#[cfg(test)]
 pub fn highlight<'a>(lang: &str, code: &'a str) -> Vec<Piece<'a>> {
+    highlight_synced(lang, code).0
+}
+
+/// [`highlight`], and the line starts where the lexer starts afresh (its
+/// sync points, in order): no piece spans the newline before one, and
+/// highlighting the code from there on gives the same pieces as the
+/// whole code does. Lookahead never crosses a newline, so what comes
+/// after a sync point cannot change the pieces before it: a code block
+/// that grows at its end need only be highlighted again from its last
+/// sync point.
+pub fn highlight_synced<'a>(lang: &str, code: &'a str) -> (Vec<Piece<'a>>, Vec<usize>) {
     let mut out = Pieces::default();
+    let mut sync = Vec::new();
     match family(lang) {
-        Some(Family::Generic(l)) => generic(l, code, &mut out),
-        Some(Family::Markup) => markup(code, &mut out),
-        None => out.push(None, code),
+        Some(Family::Generic(l)) => generic(l, code, &mut out, &mut sync),
+        Some(Family::Markup) => markup(code, &mut out, &mut sync),
+        None => {
+            out.push(None, code);
+            sync.extend(code.match_indices('\n').map(|(i, _)| i + 1));
+            sync.retain(|&i| i < code.len());
+        }
     }
-    out.0
+    (out.0, sync)
 }
 
 #[derive(Default)]
@@ -646,6 +663,20 @@ impl<'a> Source<'a> {
 
     fn prev(&self) -> Option<char> {
         self.text[..self.pos].chars().next_back()
+    }
+
+    /// The rest of the current line.
+    fn rest_of_line(&self) -> &'a str {
+        let rest = self.rest();
+        &rest[..rest.find('\n').unwrap_or(rest.len())]
+    }
+
+    /// Notes a sync point when the lexer is at the start of a line
+    /// (`neutral`: it carries no state from the lines before).
+    fn sync(&self, neutral: bool, sync: &mut Vec<usize>) {
+        if neutral && self.pos > 0 && self.text.as_bytes()[self.pos - 1] == b'\n' {
+            sync.push(self.pos);
+        }
     }
 
     fn at_line_start(&self) -> bool {
@@ -718,7 +749,7 @@ impl<'a> Source<'a> {
     }
 }
 
-fn generic<'a>(l: &Lang, code: &'a str, out: &mut Pieces<'a>) {
+fn generic<'a>(l: &Lang, code: &'a str, out: &mut Pieces<'a>, sync: &mut Vec<usize>) {
     let mut s = Source {
         text: code,
         pos: 0,
@@ -726,6 +757,7 @@ fn generic<'a>(l: &Lang, code: &'a str, out: &mut Pieces<'a>) {
     };
     let mut brace_depth = 0usize;
     while let Some(c) = s.peek() {
+        s.sync(brace_depth == 0, sync);
         let start = s.pos;
         let rest = s.rest();
         if l.preprocessor && c == '#' && s.at_line_start() {
@@ -765,7 +797,7 @@ fn generic<'a>(l: &Lang, code: &'a str, out: &mut Pieces<'a>) {
             }
             let mut q = [0u8; 4];
             s.eat_quoted(c.encode_utf8(&mut q), false);
-            let kind = if l.keys_before_colon && s.rest().trim_start().starts_with(':') {
+            let kind = if l.keys_before_colon && after_blanks(s.rest_of_line()).starts_with(':') {
                 Kind::Property
             } else {
                 Kind::String
@@ -807,7 +839,7 @@ fn generic<'a>(l: &Lang, code: &'a str, out: &mut Pieces<'a>) {
                 continue;
             } else if brace_depth > 0 && (is_ident_start(c) || c == '-') {
                 s.eat_while(|c| is_ident(c) || c == '-');
-                let kind = if s.rest().trim_start().starts_with(':') {
+                let kind = if after_blanks(s.rest_of_line()).starts_with(':') {
                     Some(Kind::Property)
                 } else if CSS.keywords.contains(&&s.text[start..s.pos]) {
                     Some(Kind::Keyword)
@@ -885,19 +917,26 @@ fn rust_char_literal(rest: &str) -> bool {
     let mut chars = rest.get(1..).unwrap_or("").chars();
     match chars.next() {
         Some('\\') => true,
+        // Never past the end of the line.
+        Some('\n') | None => false,
         Some(_) => chars.next() == Some('\''),
-        None => false,
     }
 }
 
+/// `s` after its leading spaces and tabs.
+fn after_blanks(s: &str) -> &str {
+    s.trim_start_matches([' ', '\t'])
+}
+
 /// HTML and XML: tags, attributes, quoted values, comments.
-fn markup<'a>(code: &'a str, out: &mut Pieces<'a>) {
+fn markup<'a>(code: &'a str, out: &mut Pieces<'a>, sync: &mut Vec<usize>) {
     let mut s = Source {
         text: code,
         pos: 0,
         plain_from: 0,
     };
     while let Some(c) = s.peek() {
+        s.sync(true, sync);
         let start = s.pos;
         if s.rest().starts_with("<!--") {
             s.eat_to("-->");
@@ -935,7 +974,7 @@ fn markup<'a>(code: &'a str, out: &mut Pieces<'a>) {
             continue;
         }
         if c == '&' {
-            let entity = s.rest().find(';').filter(|i| *i <= 10);
+            let entity = s.rest_of_line().find(';').filter(|i| *i <= 10);
             if let Some(i) = entity {
                 s.pos += i + 1;
                 s.emit(out, start, Some(Kind::Literal));

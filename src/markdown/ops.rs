@@ -64,6 +64,7 @@ impl Ops {
                 e.children.iter().for_each(|c| self.node(c));
                 self.codes.push(CLOSE);
             }
+            VNode::Shared(n) => self.node(n),
         }
     }
 

@@ -31,18 +31,45 @@ enum Tail {
 }
 
 fn tail(src: &str) -> Tail {
-    let mut fence: Option<(char, usize)> = None;
+    // The fence character and length, the opening line's indent, and
+    // whether it opened outside any quote or list item.
+    let mut fence: Option<(char, usize, usize, bool)> = None;
     let mut run_start = 0;
     let mut offset = 0;
     for line in src.split_inclusive('\n') {
+        // Columns, a tab to the next multiple of 4.
+        let indent = line
+            .chars()
+            .take_while(|c| matches!(c, ' ' | '\t'))
+            .fold(0, |col, c| {
+                if c == '\t' {
+                    col + 4 - col % 4
+                } else {
+                    col + 1
+                }
+            });
+        let plain = line.trim_start_matches([' ', '\t']);
         let body = line.trim_start_matches([' ', '\t', '>']);
         let body = strip_list_marker(body);
-        let fence_char = body.chars().next().filter(|c| matches!(c, '`' | '~'));
-        let fence_len = fence_char.map_or(0, |c| body.chars().take_while(|x| *x == c).count());
+        let top_level = body.len() == plain.len();
+        // Inside a fence opened at the top level, quote and list markers
+        // are code: only a fence at the line's start closes it.
+        let fence_body = match fence {
+            Some((_, _, _, true)) => plain,
+            _ => body,
+        };
+        let fence_char = fence_body.chars().next().filter(|c| matches!(c, '`' | '~'));
+        let fence_len =
+            fence_char.map_or(0, |c| fence_body.chars().take_while(|x| *x == c).count());
         match (fence, fence_char) {
-            (None, Some(c)) if fence_len >= 3 => fence = Some((c, fence_len)),
-            (Some((c, n)), Some(d))
-                if c == d && fence_len >= n && body[fence_len..].trim().is_empty() =>
+            (None, Some(c)) if fence_len >= 3 => fence = Some((c, fence_len, indent, top_level)),
+            // A closing fence is indented at most 3 spaces more than the
+            // opening one: further in, it is code.
+            (Some((c, n, open_indent, _)), Some(d))
+                if c == d
+                    && fence_len >= n
+                    && indent <= open_indent + 3
+                    && fence_body[fence_len..].trim().is_empty() =>
             {
                 fence = None;
                 run_start = offset + line.len();
@@ -62,7 +89,7 @@ fn tail(src: &str) -> Tail {
         offset += line.len();
     }
     match fence {
-        Some((c, _)) => Tail::Fence(c),
+        Some((c, ..)) => Tail::Fence(c),
         None => Tail::Run(run_start),
     }
 }
@@ -295,6 +322,14 @@ mod tests {
         assert_eq!(fix("```js\nlet a;\n``"), "```js\nlet a;\n");
         assert_eq!(close_open_inlines("```js\nlet a = `x`;"), None);
         assert_eq!(close_open_inlines("```js\n"), None);
+        // Indented four spaces more than the opening, it is code: the
+        // block is still open and nothing in it is "closed".
+        assert_eq!(close_open_inlines("```md\n    ```\nsee `x"), None);
+        assert_eq!(fix("```md\n   ```\nsee `x"), "```md\n   ```\nsee `x`");
+        assert_eq!(
+            fix("1. ```\n   ```\n   see `x"),
+            "1. ```\n   ```\n   see `x`"
+        );
     }
 
     #[test]

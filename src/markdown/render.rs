@@ -2,6 +2,8 @@
 //! starts in the source. Raw HTML is kept as text, links are checked by
 //! [`safe_href`], code blocks are highlighted and get a copy button.
 
+use std::sync::Arc;
+
 use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Parser, TagEnd};
 
 use super::highlight;
@@ -124,8 +126,21 @@ fn code_cuts(code: &str) -> Vec<usize> {
 /// every line of the block (one inline formatting context of thousands
 /// of lines took the browser 15-20 ms a frame at 2,500 lines).
 fn code_groups(lang: &str, code: &str) -> Vec<VNode> {
-    let cuts = code_cuts(code);
-    let mut cuts = cuts.iter().copied().peekable();
+    grouped(lang, code).groups
+}
+
+/// A code block's groups, with what [`CodeStream`] needs to keep them.
+struct Grouped {
+    groups: Vec<VNode>,
+    /// The newline that ends each group but the last.
+    cuts: Vec<usize>,
+    /// The highlighter's sync points ([`highlight::highlight_synced`]).
+    sync: Vec<usize>,
+}
+
+fn grouped(lang: &str, code: &str) -> Grouped {
+    let all_cuts = code_cuts(code);
+    let mut cuts = all_cuts.iter().copied().peekable();
     let mut groups = Vec::new();
     let mut group = Element::new(Tag::Span).attr(Attr::Class, "code-lines");
     let push = |group: &mut Element, kind: Option<highlight::Kind>, text: &str| {
@@ -141,7 +156,8 @@ fn code_groups(lang: &str, code: &str) -> Vec<VNode> {
         });
     };
     let mut offset = 0;
-    for (kind, piece) in highlight::highlight(lang, code) {
+    let (pieces, sync) = highlight::highlight_synced(lang, code);
+    for (kind, piece) in pieces {
         let end = offset + piece.len();
         let mut from = offset;
         while let Some(cut) = cuts.next_if(|&c| c < end) {
@@ -156,7 +172,86 @@ fn code_groups(lang: &str, code: &str) -> Vec<VNode> {
         offset = end;
     }
     groups.push(group);
-    groups.into_iter().map(VNode::from).collect()
+    Grouped {
+        groups: groups.into_iter().map(VNode::from).collect(),
+        cuts: all_cuts,
+        sync,
+    }
+}
+
+/// A fenced code block that is still streaming, rendered so that an
+/// update costs its last groups of lines, not the whole block: a group
+/// is kept once the highlighter starts afresh on the line after it (no
+/// string or comment runs on past it), and only the code after the kept
+/// groups is highlighted again. Gives exactly what [`code_block`] gives.
+#[derive(Debug)]
+pub struct CodeStream {
+    lang: String,
+    /// The groups kept, each shared with the nodes handed out.
+    kept: Vec<VNode>,
+    /// Where the code after them starts: 0 or just after a cut, where
+    /// the highlighter starts afresh and groups are counted from.
+    resume: usize,
+}
+
+impl CodeStream {
+    pub fn new(lang: String) -> Self {
+        Self {
+            lang,
+            kept: Vec::new(),
+            resume: 0,
+        }
+    }
+
+    /// The code block showing `code`, which extends the code of earlier
+    /// calls.
+    pub fn update(&mut self, code: &str) -> VNode {
+        let rest = code.get(self.resume..).unwrap_or_else(|| {
+            // Not an extension: start over.
+            self.kept.clear();
+            self.resume = 0;
+            code
+        });
+        let Grouped { groups, cuts, sync } = grouped(&self.lang, rest);
+        // The last cut the highlighter starts afresh after: the groups up
+        // to it are final.
+        let last = cuts
+            .iter()
+            .rposition(|c| sync.binary_search(&(c + 1)).is_ok());
+        let mut groups = groups.into_iter();
+        if let Some(k) = last {
+            self.kept.extend(
+                groups
+                    .by_ref()
+                    .take(k + 1)
+                    .map(|g| VNode::Shared(Arc::new(g))),
+            );
+            self.resume += cuts[k] + 1;
+        }
+        code_block_of(&self.lang, self.kept.iter().cloned().chain(groups))
+    }
+}
+
+/// How many bytes of code the parser reads in `src`, a fenced code block.
+pub fn fence_code_len(src: &str) -> usize {
+    Parser::new_ext(src, options())
+        .map(|e| match e {
+            Event::Text(t) => t.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The language of a fenced code block whose opening line is `line`
+/// (with its newline), read by the parser itself (escapes, entities);
+/// `None` if the line does not open a fenced code block.
+pub fn fence_lang(line: &str) -> Option<String> {
+    Parser::new_ext(line, options()).find_map(|e| match e {
+        Event::Start(pulldown_cmark::Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+            Some(code_lang(&info))
+        }
+        _ => None,
+    })
 }
 
 /// The text of a rendered code element: its groups' text joined by the
@@ -168,11 +263,15 @@ pub fn code_text(groups: impl Iterator<Item = String>) -> String {
 /// A code block: a header with the language and a copy button, then the
 /// highlighted code.
 pub fn code_block(lang: &str, code: &str) -> VNode {
+    code_block_of(lang, code_groups(lang, code).into_iter())
+}
+
+fn code_block_of(lang: &str, groups: impl Iterator<Item = VNode>) -> VNode {
     let mut code_el = Element::new(Tag::Code);
     if !lang.is_empty() {
         code_el = code_el.attr(Attr::Class, format!("language-{lang}"));
     }
-    for group in code_groups(lang, code) {
+    for group in groups {
         code_el.push(group);
     }
     let label = if lang.is_empty() {
@@ -427,7 +526,7 @@ pub fn render(text: &str) -> Vec<VNode> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::markdown::vnode::to_html;
     use proptest::prelude::*;
@@ -551,6 +650,105 @@ mod tests {
         code.push_str("s = \"\"\"a\nb\"\"\"\ny = 2\n");
         let out = to_html(&[code_block("python", &code)]);
         assert!(out.contains("<span class=\"hl-str\">&quot;&quot;&quot;a</span></span><span class=\"code-lines\"><span class=\"hl-str\">b&quot;&quot;&quot;</span>"), "{out}");
+    }
+
+    /// How many of a code block's groups are shared (kept from an
+    /// earlier update).
+    pub(crate) fn shared_groups(block: &VNode) -> usize {
+        let VNode::El(block) = block.resolved() else {
+            return 0;
+        };
+        let Some(VNode::El(pre)) = block.children.last() else {
+            return 0;
+        };
+        let Some(VNode::El(code)) = pre.children.first() else {
+            return 0;
+        };
+        code.children
+            .iter()
+            .filter(|g| matches!(g, VNode::Shared(_)))
+            .count()
+    }
+
+    /// Code that grows line by line, with strings and comments that run
+    /// over several lines, in each highlighted language.
+    fn growing_code(lang: &str, lines: usize) -> String {
+        (0..lines)
+            .map(|i| match (lang, i % 7) {
+                (_, 0) => "\n".to_string(),
+                ("python", 1) => format!("s = \"\"\"doc {i}\n"),
+                ("python", 2) => format!("more\"\"\" # {i}\n"),
+                ("html", 1) => format!("<!-- {i}\n"),
+                ("html", 2) => format!("--> <a href='x'\n title=\"{i}\">&amp;</a>\n"),
+                ("css", 1) => format!(".a{i} {{\n"),
+                ("css", 2) => "  color: #fff; }\n".to_string(),
+                ("css", _) => format!("p > a{i} {{ margin: 0 }} /* {i} */\n"),
+                (_, 1) => format!("/* comment {i}\n"),
+                (_, 2) => format!("   still */ let x = `tpl {i}\n"),
+                (_, 3) => "and more`;\n".to_string(),
+                _ => format!("fn f{i}(a: &str) -> u8 {{ \"s\" // {i}\n"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_streaming_code_block_keeps_its_finished_groups_and_renders_as_the_whole() {
+        for lang in [
+            "rust", "python", "js", "html", "css", "json", "sh", "sql", "",
+        ] {
+            let code = growing_code(lang, 600);
+            let mut stream = CodeStream::new(lang.to_string());
+            let mut end = 0;
+            let mut step = 1;
+            while end < code.len() {
+                end = (end + step).min(code.len());
+                step = step % 97 + 13;
+                let node = stream.update(&code[..end]);
+                let whole = code_block(lang, &code[..end]);
+                assert_eq!(node, whole, "{lang} at {end}");
+                assert_eq!(to_html(&[node]), to_html(&[whole]), "{lang} at {end}");
+            }
+            // Most groups were kept, not rendered again.
+            let node = stream.update(&code);
+            let groups = groups_of(&code).len();
+            assert!(
+                shared_groups(&node) + 3 >= groups,
+                "{lang}: {} of {groups} kept",
+                shared_groups(&node)
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the code and however it arrives, a streaming code
+        /// block shows what rendering all of it at once shows.
+        #[test]
+        fn any_chunking_of_code_renders_as_the_whole(
+            lang in prop_oneof![
+                Just("rust"), Just("python"), Just("js"), Just("c"), Just("sh"),
+                Just("json"), Just("sql"), Just("css"), Just("html"), Just(""),
+            ],
+            pieces in proptest::collection::vec(prop_oneof![
+                Just("\n"), Just("\n"), Just("\n"), Just("\n\n"), Just("x "), Just("fn"), Just("\""),
+                Just("'"), Just("`"), Just("\"\"\""), Just("/*"), Just("*/"), Just("//"),
+                Just("#"), Just("<!--"), Just("-->"), Just("<a "), Just(">"), Just("&amp;"),
+                Just(";"), Just(":"), Just("{"), Just("}"), Just("    "), Just("${"),
+                Just("r#\""), Just("\\"), Just("@d"), Just("1.5"), Just("中"), Just("\t"),
+            ], 0..400),
+            step in 1usize..40,
+        ) {
+            let code: String = pieces.concat();
+            let mut stream = CodeStream::new(lang.to_string());
+            let mut end = 0;
+            while end < code.len() {
+                end = (end + step).min(code.len());
+                while !code.is_char_boundary(end) {
+                    end += 1;
+                }
+                prop_assert_eq!(stream.update(&code[..end]), code_block(lang, &code[..end]));
+            }
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use std::ops::Range;
 
 use super::remend::close_open_inlines;
-use super::render::{block_starts, render};
+use super::render::{block_starts, fence_code_len, fence_lang, render, CodeStream};
 use super::vnode::VNode;
 
 /// Which final blocks are handed out as source.
@@ -50,6 +50,119 @@ pub struct StreamRenderer {
     /// their elements, so they are rendered when they become final.
     open_before: usize,
     deferral: Deferral,
+    /// The open block, when it is a fenced code block that has not
+    /// closed: updates then read only what was appended.
+    fence: Option<OpenFence>,
+}
+
+/// An open fenced code block at the start of a line, alone in the open
+/// tail. Until a closing fence comes it takes every line that follows
+/// (CommonMark), so no block can begin and nothing before it changes:
+/// an update checks the new lines for a closing fence and renders the
+/// code with a [`CodeStream`], without parsing the block again.
+#[derive(Debug)]
+struct OpenFence {
+    /// Where its opening line starts in the text, and where its code
+    /// starts.
+    start: usize,
+    code_start: usize,
+    /// The opening line, and its fence character and length.
+    first: String,
+    mark: (char, usize),
+    /// The complete lines up to here were checked: none closes the
+    /// block, none has a character the parser would change (`\r`, NUL).
+    checked: usize,
+    code: CodeStream,
+}
+
+impl OpenFence {
+    /// The open block starting at `start` in `text`, if it is a fenced
+    /// code block that has not closed.
+    fn begin(text: &str, start: usize) -> Option<Self> {
+        let src = &text[start..];
+        let first = &src[..src.find('\n')? + 1];
+        let c = first.chars().next().filter(|c| matches!(c, '`' | '~'))?;
+        let n = first.chars().take_while(|x| *x == c).count();
+        let lang = fence_lang(first)?;
+        let mut fence = Self {
+            start,
+            code_start: start + first.len(),
+            first: first.to_owned(),
+            mark: (c, n),
+            checked: start + first.len(),
+            code: CodeStream::new(lang),
+        };
+        fence.check(text).then_some(fence)
+    }
+
+    /// Checks the complete lines added since the last call; false if one
+    /// closes the block or has a character the parser would change.
+    fn check(&mut self, text: &str) -> bool {
+        let complete_to = text.rfind('\n').map_or(0, |i| i + 1);
+        if complete_to > self.checked {
+            for line in text[self.checked..complete_to].split_inclusive('\n') {
+                if self.closes(line) || line.contains(['\r', '\0']) {
+                    return false;
+                }
+            }
+            self.checked = complete_to;
+        }
+        !text[self.checked..].contains(['\r', '\0'])
+    }
+
+    /// Whether `line` is a closing fence: up to 3 spaces, at least as
+    /// many fence characters, then only blanks.
+    fn closes(&self, line: &str) -> bool {
+        let (c, n) = self.mark;
+        let body = line.trim_start_matches(' ');
+        if line.len() - body.len() > 3 {
+            return false;
+        }
+        let run = body.chars().take_while(|x| *x == c).count();
+        run >= n && body[run..].trim_matches([' ', '\t', '\n']).is_empty()
+    }
+
+    /// Whether `line` may close the block as `close_open_inlines` reads
+    /// it: indented up to 3 columns, enough fence characters, blanks.
+    fn may_close(&self, line: &str) -> bool {
+        let (c, n) = self.mark;
+        let indent = line
+            .chars()
+            .take_while(|c| matches!(c, ' ' | '\t'))
+            .fold(0, |col, c| {
+                if c == '\t' {
+                    col + 4 - col % 4
+                } else {
+                    col + 1
+                }
+            });
+        let body = line.trim_start_matches([' ', '\t']);
+        let run = body.chars().take_while(|x| *x == c).count();
+        indent <= 3 && run >= n && body[run..].trim().is_empty()
+    }
+
+    /// The block showing `text`, or `None` if it is no longer an open
+    /// code block (or the text is not an extension of the last one).
+    fn update(&mut self, text: &str) -> Option<VNode> {
+        if text.len() < self.checked || !text.is_char_boundary(self.checked) || !self.check(text) {
+            return None;
+        }
+        // The last, incomplete line: a closing fence on its way is not
+        // code to show (`close_open_inlines`), unless it may close the
+        // block already; then, as for a line of blanks, the parser says
+        // (it leaves out up to 3 spaces, or a fence followed by spaces).
+        let last = &text[self.checked.max(self.code_start)..];
+        let trimmed = last.trim();
+        let shown = if !trimmed.chars().all(|x| x == self.mark.0) {
+            true
+        } else if trimmed.is_empty() || self.may_close(last) {
+            fence_code_len(&format!("{}{last}", self.first)) > 0
+        } else {
+            false
+        };
+        let end = if shown { text.len() } else { self.checked };
+        Some(self.code.update(&text[self.code_start..end]))
+    }
 }
 
 /// A block handed out for good.
@@ -113,6 +226,7 @@ impl StreamRenderer {
             self.frozen_len = 0;
             self.finished = false;
             self.open_before = 0;
+            self.fence = None;
             reset = true;
         }
         let base = self.frozen_len;
@@ -136,11 +250,24 @@ impl StreamRenderer {
             self.finished = true;
             self.frozen_len = text.len();
             self.open_before = 0;
+            self.fence = None;
             return Frame {
                 reset,
                 frozen,
                 open: Vec::new(),
             };
+        }
+        if let Some(fence) = self.fence.as_mut().filter(|f| f.start == base) {
+            match fence.update(text) {
+                Some(node) => {
+                    return Frame {
+                        reset,
+                        frozen: Vec::new(),
+                        open: vec![node],
+                    }
+                }
+                None => self.fence = None,
+            }
         }
         let starts = block_starts(tail);
         // Blocks whose successor starts on a complete line are final.
@@ -158,6 +285,12 @@ impl StreamRenderer {
         if n_final > 0 {
             self.frozen_len += open_start;
         }
+        // One open block that is a code fence: from now on, updates read
+        // only what is appended.
+        self.fence = match open.as_slice() {
+            [_] if starts.len() == n_final + 1 => OpenFence::begin(text, base + open_start),
+            _ => None,
+        };
         self.open_before = open.len();
         Frame {
             reset,
@@ -428,8 +561,127 @@ mod tests {
         assert!(f.reset, "an update after the end starts over");
     }
 
+    /// The open blocks a renderer that has seen nothing before shows for
+    /// `text`: what the whole open tail, parsed again, gives.
+    fn open_afresh(text: &str) -> Vec<VNode> {
+        StreamRenderer::new().update(text, true).open
+    }
+
+    #[test]
+    fn an_open_code_fence_is_read_only_where_it_grows() {
+        let code: String = (0..400)
+            .map(|i| match i % 6 {
+                0 => "\n".to_string(),
+                1 => format!("/* note {i}\n   more */\n"),
+                2 => format!("let s = \"text {i}\"; // `tick`\n"),
+                3 => "  ```not a fence\n    ```\n".to_string(),
+                _ => format!("fn f{i}() -> u8 {{ {i} }}\n"),
+            })
+            .collect();
+        let text = format!("Intro **text**.\n\n```rust title=x\n{code}```\n\nAfter.\n");
+        let fence_at = text.find("```rust").unwrap();
+        let close_at = text.rfind("```").unwrap();
+        let mut r = StreamRenderer::new();
+        let mut view = View::default();
+        let (mut end, mut step, mut fast, mut max_kept) = (0, 1, 0, 0);
+        while end < text.len() {
+            end = (end + step).min(text.len());
+            step = step % 89 + 7;
+            let was_open = r.fence.is_some();
+            let f = r.update(&text[..end], true);
+            if r.fence.is_some() {
+                fast += 1;
+                // Only the code block is open; it shows what parsing the
+                // open tail again shows.
+                assert!(!was_open || f.frozen.is_empty());
+                assert_eq!(f.open, open_afresh(&text[fence_at..end]), "at {end}");
+                max_kept = max_kept.max(crate::markdown::render::tests::shared_groups(&f.open[0]));
+            } else {
+                assert!(
+                    end < fence_at + "```rust title=x\n".len() || end > close_at,
+                    "the fence was read again at {end}"
+                );
+            }
+            view.apply(f, &text[..end]);
+        }
+        assert!(fast > 100, "{fast} updates read only the new text");
+        // Every group but the last was kept.
+        let groups = crate::markdown::vnode::to_html(&render(&text))
+            .matches("class=\"code-lines\"")
+            .count();
+        assert!(groups > 15);
+        assert_eq!(max_kept, groups - 1);
+        view.apply(r.update(&text, false), &text);
+        assert_eq!(view.shown(), render(&text));
+    }
+
+    #[test]
+    fn a_fence_that_closes_or_is_not_plain_code_is_parsed_again() {
+        for (text, more) in [
+            // Closed: what follows is a new block.
+            ("```\na\n", "```\npara *x*"),
+            ("~~~~ py\na\n", "  ~~~~~  \nb"),
+            // A fence mark on its way is not code, until it is.
+            ("```\na\n", "``"),
+            // Characters the parser changes.
+            ("```\na\n", "b\r\nc"),
+            ("```\na\n", "b\0c"),
+        ] {
+            let mut r = StreamRenderer::new();
+            r.update(text, true);
+            assert!(r.fence.is_some(), "{text:?}");
+            let all = format!("{text}{more}");
+            let f = r.update(&all, true);
+            let mut expected = StreamRenderer::new().update(&all, true);
+            expected
+                .frozen
+                .extend(expected.open.drain(..).map(Final::Node));
+            let mut got = f.frozen;
+            got.extend(f.open.into_iter().map(Final::Node));
+            assert_eq!(got, expected.frozen, "{all:?}");
+        }
+        // Not at the start of a line, or not a fence: parsed each time.
+        for text in ["   ```\na\n", "```a`b\nc\n", "- ```\na\n", "``\na\n"] {
+            let mut r = StreamRenderer::new();
+            r.update(text, true);
+            assert!(r.fence.is_none(), "{text:?}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+        /// However an open code fence grows, reading only what was
+        /// appended shows what parsing it again shows.
+        #[test]
+        fn any_chunking_of_a_code_fence_shows_what_the_parser_reads(
+            open in prop_oneof![Just("```rust\n"), Just("~~~~ py\n"), Just("```\n"), Just("``` js {x}\n")],
+            pieces in proptest::collection::vec(prop_oneof![
+                Just("\n"), Just("\n"), Just("x"), Just(" "), Just("   "), Just("    "), Just("\t"),
+                Just("`"), Just("```"), Just("````"), Just("~"), Just("~~~"), Just("~~~~"),
+                Just("*"), Just("**"), Just("\""), Just("/*"), Just("#"), Just("- "), Just("> "),
+                Just("中"), Just("&amp;"), Just("<b>"),
+            ], 0..120),
+            step in 1usize..12,
+        ) {
+            let doc = format!("{open}{}", pieces.concat());
+            let mut r = StreamRenderer::new();
+            let mut end = 0;
+            while end < doc.len() {
+                end = (end + step).min(doc.len());
+                while !doc.is_char_boundary(end) {
+                    end += 1;
+                }
+                // The same fence open before and after the update.
+                let fence_at = |r: &StreamRenderer| r.fence.as_ref().map(|f| f.start);
+                let was_open = fence_at(&r);
+                let f = r.update(&doc[..end], true);
+                if was_open.is_some() && fence_at(&r) == was_open {
+                    prop_assert!(f.frozen.is_empty());
+                    prop_assert_eq!(f.open, open_afresh(&doc[..end]), "at {}", end);
+                }
+            }
+        }
+
         #[test]
         fn any_chunking_of_markdown_ends_exact(
             pieces in proptest::collection::vec(prop_oneof![

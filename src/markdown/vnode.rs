@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 use std::fmt::Write;
+use std::sync::Arc;
 
 /// Every element rendered markdown may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,11 +171,32 @@ impl Attr {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum VNode {
     Text(String),
     El(Element),
+    /// A subtree kept from an earlier render (a finished group of a code
+    /// block that is still streaming): the view skips it when it holds
+    /// the same one, without comparing what is inside.
+    Shared(Arc<VNode>),
 }
+
+/// Equal when they show the same, whether shared or not; two handles on
+/// one shared subtree are equal without a look inside.
+impl PartialEq for VNode {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (VNode::Shared(a), VNode::Shared(b)) => Arc::ptr_eq(a, b) || **a == **b,
+            (VNode::Shared(a), b) => **a == *b,
+            (a, VNode::Shared(b)) => *a == **b,
+            (VNode::Text(a), VNode::Text(b)) => a == b,
+            (VNode::El(a), VNode::El(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for VNode {}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
@@ -233,6 +255,14 @@ impl VNode {
         VNode::Text(s.into())
     }
 
+    /// The node itself, seen through any sharing.
+    pub fn resolved(&self) -> &VNode {
+        match self {
+            VNode::Shared(n) => n.resolved(),
+            n => n,
+        }
+    }
+
     /// The text content, as the DOM's `textContent` would give it.
     pub fn text_content(&self) -> String {
         let mut out = String::new();
@@ -244,6 +274,7 @@ impl VNode {
         match self {
             VNode::Text(t) => out.push_str(t),
             VNode::El(e) => e.children.iter().for_each(|c| c.collect_text(out)),
+            VNode::Shared(n) => n.collect_text(out),
         }
     }
 
@@ -260,6 +291,7 @@ impl VNode {
     fn write_html(&self, out: &mut String) {
         match self {
             VNode::Text(t) => escape(t, out),
+            VNode::Shared(n) => n.write_html(out),
             VNode::El(e) => {
                 let _ = write!(out, "<{}", e.tag.name());
                 for (a, v) in &e.attrs {

@@ -57,8 +57,13 @@ fn patch(parent: &Node, offset: usize, old: &[VNode], new: &[VNode]) {
             insert(parent, None, &new[i..]);
             return;
         };
-        match old.get(i) {
-            Some(o) if o == n => {}
+        // Shared subtrees the view already holds are equal at a glance.
+        let o = match old.get(i) {
+            Some(o) if o == n => continue,
+            o => o.map(VNode::resolved),
+        };
+        let n = n.resolved();
+        match o {
             Some(VNode::Text(_)) if matches!(n, VNode::Text(_)) => {
                 if let VNode::Text(t) = n {
                     dom.set_node_value(Some(t));
