@@ -37,17 +37,7 @@ fn tail(src: &str) -> Tail {
     let mut run_start = 0;
     let mut offset = 0;
     for line in src.split_inclusive('\n') {
-        // Columns, a tab to the next multiple of 4.
-        let indent = line
-            .chars()
-            .take_while(|c| matches!(c, ' ' | '\t'))
-            .fold(0, |col, c| {
-                if c == '\t' {
-                    col + 4 - col % 4
-                } else {
-                    col + 1
-                }
-            });
+        let indent = indent_columns(line);
         let plain = line.trim_start_matches([' ', '\t']);
         let body = line.trim_start_matches([' ', '\t', '>']);
         let body = strip_list_marker(body);
@@ -92,6 +82,19 @@ fn tail(src: &str) -> Tail {
         Some((c, ..)) => Tail::Fence(c),
         None => Tail::Run(run_start),
     }
+}
+
+/// How many columns `line` is indented, a tab to the next multiple of 4.
+pub fn indent_columns(line: &str) -> usize {
+    line.chars()
+        .take_while(|c| matches!(c, ' ' | '\t'))
+        .fold(0, |col, c| {
+            if c == '\t' {
+                col + 4 - col % 4
+            } else {
+                col + 1
+            }
+        })
 }
 
 fn strip_list_marker(s: &str) -> &str {

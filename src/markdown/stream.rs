@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use super::remend::close_open_inlines;
+use super::remend::{close_open_inlines, indent_columns};
 use super::render::{block_starts, fence_code_len, fence_lang, render, CodeStream};
 use super::vnode::VNode;
 
@@ -53,6 +53,9 @@ pub struct StreamRenderer {
     /// The open block, when it is a fenced code block that has not
     /// closed: updates then read only what was appended.
     fence: Option<OpenFence>,
+    /// How many times the open tail was parsed.
+    #[cfg(test)]
+    parses: usize,
 }
 
 /// An open fenced code block at the start of a line, alone in the open
@@ -126,19 +129,9 @@ impl OpenFence {
     /// it: indented up to 3 columns, enough fence characters, blanks.
     fn may_close(&self, line: &str) -> bool {
         let (c, n) = self.mark;
-        let indent = line
-            .chars()
-            .take_while(|c| matches!(c, ' ' | '\t'))
-            .fold(0, |col, c| {
-                if c == '\t' {
-                    col + 4 - col % 4
-                } else {
-                    col + 1
-                }
-            });
         let body = line.trim_start_matches([' ', '\t']);
         let run = body.chars().take_while(|x| *x == c).count();
-        indent <= 3 && run >= n && body[run..].trim().is_empty()
+        indent_columns(line) <= 3 && run >= n && body[run..].trim().is_empty()
     }
 
     /// The block showing `text`, or `None` if it is no longer an open
@@ -257,7 +250,7 @@ impl StreamRenderer {
                 open: Vec::new(),
             };
         }
-        if let Some(fence) = self.fence.as_mut().filter(|f| f.start == base) {
+        if let Some(fence) = self.fence.as_mut().filter(|f| f.start >= base) {
             match fence.update(text) {
                 Some(node) => {
                     return Frame {
@@ -268,6 +261,10 @@ impl StreamRenderer {
                 }
                 None => self.fence = None,
             }
+        }
+        #[cfg(test)]
+        {
+            self.parses += 1;
         }
         let starts = block_starts(tail);
         // Blocks whose successor starts on a complete line are final.
@@ -588,9 +585,11 @@ mod tests {
             end = (end + step).min(text.len());
             step = step % 89 + 7;
             let was_open = r.fence.is_some();
+            let parses = r.parses;
             let f = r.update(&text[..end], true);
             if r.fence.is_some() {
                 fast += 1;
+                assert!(!was_open || r.parses == parses, "parsed again at {end}");
                 // Only the code block is open; it shows what parsing the
                 // open tail again shows.
                 assert!(!was_open || f.frozen.is_empty());
@@ -640,6 +639,13 @@ mod tests {
             got.extend(f.open.into_iter().map(Final::Node));
             assert_eq!(got, expected.frozen, "{all:?}");
         }
+        // Blank lines before the fence (a reply that starts with them).
+        let mut r = StreamRenderer::new();
+        r.update("\n\n```\na\n", true);
+        assert!(r.fence.is_some());
+        let f = r.update("\n\n```\na\nb", true);
+        assert_eq!(f.open, open_afresh("\n\n```\na\nb"));
+        assert_eq!(r.parses, 1, "read only where it grew");
         // Not at the start of a line, or not a fence: parsed each time.
         for text in ["   ```\na\n", "```a`b\nc\n", "- ```\na\n", "``\na\n"] {
             let mut r = StreamRenderer::new();
