@@ -53,13 +53,8 @@ fn tail(src: &str) -> Tail {
             fence_char.map_or(0, |c| fence_body.chars().take_while(|x| *x == c).count());
         match (fence, fence_char) {
             (None, Some(c)) if fence_len >= 3 => fence = Some((c, fence_len, indent, top_level)),
-            // A closing fence is indented at most 3 spaces more than the
-            // opening one: further in, it is code.
-            (Some((c, n, open_indent, _)), Some(d))
-                if c == d
-                    && fence_len >= n
-                    && indent <= open_indent + 3
-                    && fence_body[fence_len..].trim().is_empty() =>
+            (Some((c, n, open_indent, _)), Some(_))
+                if closes_fence(fence_body, indent, (c, n), open_indent) =>
             {
                 fence = None;
                 run_start = offset + line.len();
@@ -82,6 +77,17 @@ fn tail(src: &str) -> Tail {
         Some((c, ..)) => Tail::Fence(c),
         None => Tail::Run(run_start),
     }
+}
+
+/// Whether a line closes a fence of `mark` (its character and length)
+/// opened `open_indent` columns in: `body` is the line after its indent
+/// of `indent` columns (and any container markers). A closing fence is
+/// indented at most 3 columns more than the opening one (further in, it
+/// is code), and only blanks follow its fence characters.
+pub fn closes_fence(body: &str, indent: usize, mark: (char, usize), open_indent: usize) -> bool {
+    let (c, n) = mark;
+    let run = body.chars().take_while(|x| *x == c).count();
+    run >= n && indent <= open_indent + 3 && body[run..].trim().is_empty()
 }
 
 /// How many columns `line` is indented, a tab to the next multiple of 4.

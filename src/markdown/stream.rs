@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use super::remend::{close_open_inlines, indent_columns};
+use super::remend::{close_open_inlines, closes_fence, indent_columns};
 use super::render::{block_starts, fence_code_len, fence_lang, render, CodeStream};
 use super::vnode::VNode;
 
@@ -128,10 +128,8 @@ impl OpenFence {
     /// Whether `line` may close the block as `close_open_inlines` reads
     /// it: indented up to 3 columns, enough fence characters, blanks.
     fn may_close(&self, line: &str) -> bool {
-        let (c, n) = self.mark;
         let body = line.trim_start_matches([' ', '\t']);
-        let run = body.chars().take_while(|x| *x == c).count();
-        indent_columns(line) <= 3 && run >= n && body[run..].trim().is_empty()
+        closes_fence(body, indent_columns(line), self.mark, 0)
     }
 
     /// The block showing `text`, or `None` if it is no longer an open
