@@ -41,26 +41,94 @@ struct Builder {
 
 /// Parses `text` into top-level blocks.
 pub fn parse_blocks(text: &str) -> Vec<Block> {
-    let mut b = Builder {
-        stack: Vec::new(),
-        blocks: Vec::new(),
-        block_start: 0,
-        table_align: Vec::new(),
-        table_col: 0,
-        in_table_head: false,
-    };
+    let mut b = Builder::new();
     for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
         if b.stack.is_empty() {
-            b.block_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+            b.block_start = line_start(text, range.start);
         }
         b.event(event);
     }
-    // Anything left open (cannot happen with a well-behaved parser, but a
-    // half-built tree is still better shown than lost).
-    while !b.stack.is_empty() {
-        b.close();
+    b.finish()
+}
+
+/// Where the line holding byte `at` starts.
+fn line_start(text: &str, at: usize) -> usize {
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// A text that is one list, parsed: the list element without its items,
+/// each item's node and where its first line starts, and whether the
+/// parser made the list loose (its items' text in paragraphs).
+#[derive(Debug)]
+pub struct ListParse {
+    pub shell: Element,
+    pub items: Vec<(usize, VNode)>,
+    /// `None` when nothing shows it: no item holds text directly (only
+    /// code blocks, nested lists, headings…), where tight and loose
+    /// render alike.
+    pub loose: Option<bool>,
+}
+
+/// `text` parsed as a list, or `None` if it is not exactly one list.
+pub fn parse_list(text: &str) -> Option<ListParse> {
+    use pulldown_cmark::Tag as T;
+    let mut b = Builder::new();
+    let mut starts = Vec::new();
+    let (mut loose, mut tight) = (false, false);
+    for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        match (b.stack.len(), &event) {
+            (0, _) if !b.blocks.is_empty() => return None,
+            (1, Event::Start(T::Item)) => starts.push(line_start(text, range.start)),
+            // Directly in an item: a paragraph, or text without one.
+            (2, Event::Start(T::Paragraph)) => loose = true,
+            (
+                2,
+                Event::Text(_)
+                | Event::Code(_)
+                | Event::InlineHtml(_)
+                | Event::SoftBreak
+                | Event::HardBreak
+                | Event::Start(
+                    T::Emphasis | T::Strong | T::Strikethrough | T::Link { .. } | T::Image { .. },
+                ),
+            ) => tight = true,
+            _ => {}
+        }
+        b.event(event);
     }
-    b.blocks
+    let mut blocks = b.finish();
+    let Some(Block {
+        node: VNode::El(list),
+        ..
+    }) = blocks.pop()
+    else {
+        return None;
+    };
+    if !blocks.is_empty()
+        || !matches!(list.tag, Tag::Ul | Tag::Ol)
+        || list.children.len() != starts.len()
+    {
+        return None;
+    }
+    let Element {
+        tag,
+        attrs,
+        children,
+    } = list;
+    Some(ListParse {
+        shell: Element {
+            tag,
+            attrs,
+            children: Vec::new(),
+        },
+        items: starts.into_iter().zip(children).collect(),
+        loose: match (loose, tight) {
+            // A parser that did both cannot be read this way.
+            (true, true) => return None,
+            (false, false) => None,
+            (loose, _) => Some(loose),
+        },
+    })
 }
 
 /// Where each top-level block of `text` starts (the start of its first
@@ -318,6 +386,26 @@ fn heading(level: HeadingLevel) -> Tag {
 }
 
 impl Builder {
+    fn new() -> Self {
+        Self {
+            stack: Vec::new(),
+            blocks: Vec::new(),
+            block_start: 0,
+            table_align: Vec::new(),
+            table_col: 0,
+            in_table_head: false,
+        }
+    }
+
+    fn finish(mut self) -> Vec<Block> {
+        // Anything left open (cannot happen with a well-behaved parser,
+        // but a half-built tree is still better shown than lost).
+        while !self.stack.is_empty() {
+            self.close();
+        }
+        self.blocks
+    }
+
     fn open(&mut self, el: Element) {
         self.stack.push(Frame::El(el));
     }

@@ -52,15 +52,16 @@ fn insert(parent: &Node, before: Option<&Node>, nodes: &[VNode]) {
 fn patch(parent: &Node, offset: usize, old: &[VNode], new: &[VNode]) {
     let kids = parent.child_nodes();
     for (i, n) in new.iter().enumerate() {
+        // Shared subtrees the view already holds are equal at a glance;
+        // equal nodes are passed over without a call into the page.
+        let o = match old.get(i) {
+            Some(o) if o == n => continue,
+            o => o.map(VNode::resolved),
+        };
         let Some(dom) = kids.item((offset + i) as u32) else {
             // Past the nodes there are: the rest is appended at once.
             insert(parent, None, &new[i..]);
             return;
-        };
-        // Shared subtrees the view already holds are equal at a glance.
-        let o = match old.get(i) {
-            Some(o) if o == n => continue,
-            o => o.map(VNode::resolved),
         };
         let n = n.resolved();
         match o {
