@@ -103,6 +103,21 @@ pub fn indent_columns(line: &str) -> usize {
         })
 }
 
+/// `src` without its last line, when that line is unfinished and only
+/// `-` or `=` (after any indent and quote markers): the parser reads it
+/// as a setext underline, so the paragraph above would show as a heading
+/// until the line turns out to start a list item (`Intro:\n-` becoming
+/// `Intro:\n- item`). A complete underline is left alone.
+fn without_underline_to_be(src: &str) -> Option<&str> {
+    let line_start = src.rfind('\n')? + 1;
+    let body = src[line_start..]
+        .trim_start_matches([' ', '\t', '>'])
+        .trim_end_matches([' ', '\t']);
+    let underline =
+        !body.is_empty() && (body.bytes().all(|b| b == b'-') || body.bytes().all(|b| b == b'='));
+    (underline && matches!(tail(src), Tail::Run(_))).then(|| &src[..line_start])
+}
+
 fn strip_list_marker(s: &str) -> &str {
     let bullet = s
         .strip_prefix(['-', '*', '+'])
@@ -123,6 +138,9 @@ fn strip_list_marker(s: &str) -> &str {
 
 /// The text to render for an open block, when it differs from `src`.
 pub fn close_open_inlines(src: &str) -> Option<String> {
+    if let Some(kept) = without_underline_to_be(src) {
+        return Some(close_open_inlines(kept).unwrap_or_else(|| kept.to_owned()));
+    }
     let start = match tail(src) {
         Tail::Run(start) => start,
         Tail::Fence(c) => {
@@ -339,6 +357,20 @@ mod tests {
             fix("1. ```\n   ```\n   see `x"),
             "1. ```\n   ```\n   see `x`"
         );
+    }
+
+    #[test]
+    fn a_list_item_on_its_way_does_not_make_a_heading() {
+        let doc = "Steps:\n- one *two*\n  more:\n  - three\n> quoted\n> -\n";
+        for cut in 1..doc.len() {
+            let html = to_html(&render(&fix(&doc[..cut])));
+            assert!(!html.contains("<h"), "{:?} shows {html}", &doc[..cut]);
+        }
+        // A finished underline is one; in a code block, a line is code.
+        assert_eq!(to_html(&render(&fix("Title\n==\n"))), "<h1>Title</h1>");
+        assert!(to_html(&render(&fix("```\na\n-"))).contains("a\n-"));
+        assert_eq!(fix("a\n - "), "a\n");
+        assert_eq!(fix("**a\n="), "**a**\n");
     }
 
     #[test]
