@@ -142,7 +142,7 @@ pub fn block_starts(text: &str) -> Vec<usize> {
             Event::End(_) => depth = depth.saturating_sub(1),
             event => {
                 if depth == 0 {
-                    starts.push(text[..range.start].rfind('\n').map_or(0, |i| i + 1));
+                    starts.push(line_start(text, range.start));
                 }
                 if matches!(event, Event::Start(_)) {
                     depth += 1;

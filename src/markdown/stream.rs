@@ -301,7 +301,11 @@ pub struct Frame {
 /// decides (a table can interrupt a paragraph, and `|-` is a delimiter
 /// row until `|- x` is not): that line must be complete too.
 fn settled(text: &str, start: usize, complete_to: usize) -> bool {
-    let Some(first_end) = text[start..complete_to].find('\n').map(|i| start + i + 1) else {
+    let Some(first_end) = text
+        .get(start..complete_to)
+        .and_then(|lines| lines.find('\n'))
+        .map(|i| start + i + 1)
+    else {
         return false;
     };
     first_end < complete_to || !text[start..first_end].contains('|')
@@ -743,6 +747,13 @@ mod tests {
         assert!(f.reset, "an update after the end starts over");
     }
 
+    /// Every block a frame hands out: the frozen ones, then the open.
+    fn shown_by(f: Frame) -> Vec<Final> {
+        let mut all = f.frozen;
+        all.extend(f.open.into_iter().map(Final::Node));
+        all
+    }
+
     /// The open blocks a renderer that has seen nothing before shows for
     /// `text`: what the whole open tail, parsed again, gives.
     fn open_afresh(text: &str) -> Vec<VNode> {
@@ -816,13 +827,8 @@ mod tests {
             assert!(r.fence_start().is_some(), "{text:?}");
             let all = format!("{text}{more}");
             let f = r.update(&all, true);
-            let mut expected = StreamRenderer::new().update(&all, true);
-            expected
-                .frozen
-                .extend(expected.open.drain(..).map(Final::Node));
-            let mut got = f.frozen;
-            got.extend(f.open.into_iter().map(Final::Node));
-            assert_eq!(got, expected.frozen, "{all:?}");
+            let expected = StreamRenderer::new().update(&all, true);
+            assert_eq!(shown_by(f), shown_by(expected), "{all:?}");
         }
         // Blank lines before the fence (a reply that starts with them).
         let mut r = StreamRenderer::new();
@@ -919,13 +925,8 @@ mod tests {
             let all = format!("{text}{more}");
             let f = r.update(&all, true);
             assert_eq!(r.parses == 1, fast, "{all:?}");
-            let mut expected = StreamRenderer::new().update(&all, true);
-            expected
-                .frozen
-                .extend(expected.open.drain(..).map(Final::Node));
-            let mut got = f.frozen;
-            got.extend(f.open.into_iter().map(Final::Node));
-            assert_eq!(got, expected.frozen, "{all:?}");
+            let expected = StreamRenderer::new().update(&all, true);
+            assert_eq!(shown_by(f), shown_by(expected), "{all:?}");
         }
         // Items without text do not show whether the list is loose.
         let mut r = StreamRenderer::new();
