@@ -934,6 +934,32 @@ mod tests {
         assert!(r.list_state().is_none());
     }
 
+    /// Streams `doc` in steps of about `step` bytes. Wherever the block
+    /// read only where it grows (found by `open_at`) is the same before
+    /// and after an update, that update freezes nothing and shows what
+    /// parsing the open tail again shows.
+    fn read_where_it_grows_as_parsed(
+        doc: &str,
+        step: usize,
+        open_at: impl Fn(&StreamRenderer) -> Option<usize>,
+    ) -> Result<(), TestCaseError> {
+        let mut r = StreamRenderer::new();
+        let mut end = 0;
+        while end < doc.len() {
+            end = (end + step).min(doc.len());
+            while !doc.is_char_boundary(end) {
+                end += 1;
+            }
+            let was_open = open_at(&r);
+            let f = r.update(&doc[..end], true);
+            if was_open.is_some() && open_at(&r) == was_open {
+                prop_assert!(f.frozen.is_empty());
+                prop_assert_eq!(f.open, open_afresh(&doc[..end]), "at {}", end);
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// However an open code fence grows, reading only what was
@@ -950,22 +976,7 @@ mod tests {
             step in 1usize..12,
         ) {
             let doc = format!("{open}{}", pieces.concat());
-            let mut r = StreamRenderer::new();
-            let mut end = 0;
-            while end < doc.len() {
-                end = (end + step).min(doc.len());
-                while !doc.is_char_boundary(end) {
-                    end += 1;
-                }
-                // The same fence open before and after the update.
-                let fence_at = |r: &StreamRenderer| r.fence_start();
-                let was_open = fence_at(&r);
-                let f = r.update(&doc[..end], true);
-                if was_open.is_some() && fence_at(&r) == was_open {
-                    prop_assert!(f.frozen.is_empty());
-                    prop_assert_eq!(f.open, open_afresh(&doc[..end]), "at {}", end);
-                }
-            }
+            read_where_it_grows_as_parsed(&doc, step, StreamRenderer::fence_start)?;
         }
 
         /// However an open list grows, reading it from its last item
@@ -987,21 +998,7 @@ mod tests {
             // Definitions make the whole text render again at the end,
             // and a fresh parse may cut blocks where the stream did not.
             prop_assume!(!may_define_links(&doc));
-            let mut r = StreamRenderer::new();
-            let mut end = 0;
-            while end < doc.len() {
-                end = (end + step).min(doc.len());
-                while !doc.is_char_boundary(end) {
-                    end += 1;
-                }
-                let list_at = |r: &StreamRenderer| r.list_state().map(|(start, _)| start);
-                let was_open = list_at(&r);
-                let f = r.update(&doc[..end], true);
-                if was_open.is_some() && list_at(&r) == was_open {
-                    prop_assert!(f.frozen.is_empty());
-                    prop_assert_eq!(f.open, open_afresh(&doc[..end]), "at {}", end);
-                }
-            }
+            read_where_it_grows_as_parsed(&doc, step, |r| r.list_state().map(|(start, _)| start))?;
             let (view, _) = stream(&doc, &char_cuts(&doc, step));
             prop_assert_eq!(view.shown(), render(&doc));
         }
