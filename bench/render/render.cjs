@@ -121,35 +121,57 @@ async function openApp(page) {
   await page.getByTestId('max-tokens').fill('32768');
 }
 
-/** The floor: a bare WebSocket client in the page receiving the same frames. */
-async function floorRun(page, n) {
+/** The floor: a bare WebSocket client in the page receiving the same
+ * frames. With `show`, it also shows the text as it comes, as plain text
+ * appended once per animation frame: the least any page that displays a
+ * stream does, and so the floor for the app's long animation frames (a
+ * page that never draws has none, whatever the socket does). */
+async function floorRun(page, n, show = false) {
   return page.evaluate(
-    async ({ n, wsUrl }) => {
+    async ({ n, wsUrl, show }) => {
       const ws = new WebSocket(wsUrl);
       await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
       const next = () => new Promise((r) => (ws.onmessage = (m) => r(JSON.parse(m.data))));
       ws.send(JSON.stringify({ type: 'hello', v: 1, client: 'floor' }));
       while ((await next()).type !== 'welcome');
       const id = 'floor-' + Math.random();
+      const out = document.createElement('pre');
+      if (show) document.body.append(out);
+      let queued = '';
+      let drawn = 0;
+      const draw = () => {
+        out.append(queued);
+        queued = '';
+        drawn = performance.now();
+      };
+      // The page's own requestAnimationFrame, not the app-work timer.
+      const raf = window.__raf || window.requestAnimationFrame.bind(window);
       if (window.__loaf) window.__loaf.length = 0;
       const t0 = performance.now();
       let deltas = 0;
       const done = new Promise((r) => {
         ws.onmessage = (m) => {
           const f = JSON.parse(m.data);
-          if (f.type === 'delta') deltas++;
+          if (f.type === 'delta') {
+            deltas++;
+            if (show) {
+              if (!queued) raf(draw);
+              queued += f.text;
+            }
+          }
           if (f.type === 'end' || f.type === 'error') r(performance.now());
         };
       });
       ws.send(JSON.stringify({ type: 'chat', id, messages: [{ role: 'user', content: `!tokens=${n} !tps=0` }], params: { max_tokens: 32768 } }));
       const t1 = await done;
       ws.close();
-      // Let long-animation-frame entries of the last frames arrive.
+      // Let the last frame draw, and its long-animation-frame entries arrive.
       await new Promise((r) => setTimeout(r, 300));
+      out.remove();
       const loaf = window.__loaf ? window.__loaf.filter((d) => d > 50) : null;
-      return { time: t1 - t0, deltas, loaf };
+      return { time: t1 - t0, shown: show ? drawn - t0 : NaN, deltas, loaf };
     },
-    { n, wsUrl: WS_URL },
+    { n, wsUrl: WS_URL, show },
   );
 }
 
@@ -206,11 +228,13 @@ async function streamBench(browser) {
   const rows = [];
   for (const n of SIZES) {
     const floors = [];
+    const shows = [];
     const apps = [];
     for (let r = 0; r < REPS; r++) {
       const { context, page } = await newPage(browser);
       await openApp(page);
       floors.push(await floorRun(page, n));
+      shows.push(await floorRun(page, n, true));
       apps.push(await appRun(page, n));
       await context.close();
     }
@@ -220,17 +244,21 @@ async function streamBench(browser) {
     const last = apps[apps.length - 1];
     const loafCounts = apps.map((a) => (a.loaf ? a.loaf.length : NaN));
     const loafTotals = apps.map((a) => (a.loaf ? a.loaf.reduce((x, y) => x + y, 0) : NaN));
-    // The same page receiving the same frames with a bare client.
-    const floorLoafCounts = floors.map((f) => (f.loaf ? f.loaf.length : NaN));
+    // The same page receiving the same frames with a bare client that
+    // shows them as plain text.
+    const showLoafCounts = shows.map((f) => (f.loaf ? f.loaf.length : NaN));
+    const showLoafTotals = shows.map((f) => (f.loaf ? f.loaf.reduce((x, y) => x + y, 0) : NaN));
     rows.push([
       n.toLocaleString('en-US'),
       ms(app),
       ms(floor),
       (app / floor).toFixed(2),
       ms(formatted),
+      ms(median(shows.map((f) => f.shown))),
       `${Math.max(...loafCounts)}`,
-      `${Math.max(...floorLoafCounts)}`,
+      `${Math.max(...showLoafCounts)}`,
       ms(Math.max(...loafTotals)),
+      ms(Math.max(...showLoafTotals)),
       mb(last.heap),
       mb(last.wasm),
       last.nodes.toLocaleString('en-US'),
@@ -238,7 +266,7 @@ async function streamBench(browser) {
   }
   table(
     `Stream rendering (scripted engine, tokens as fast as possible; median of ${REPS}; long frames: worst run)`,
-    ['tokens', 'app: send → final text in the DOM (ms)', 'floor: bare WebSocket (ms)', 'ratio', 'app: every block rendered (ms)', 'long frames >50 ms', 'floor: bare client\'s long frames', 'long-frame total (ms)', 'JS heap (MB)', 'wasm memory (MB)', 'DOM elements'],
+    ['tokens', 'app: send → final text in the DOM (ms)', 'floor: bare WebSocket (ms)', 'ratio', 'app: every block rendered (ms)', 'floor: bare client showing plain text (ms)', 'long frames >50 ms', 'floor: its long frames', 'long-frame total (ms)', 'floor: its total (ms)', 'JS heap (MB)', 'wasm memory (MB)', 'DOM elements'],
     rows,
   );
 }
@@ -298,6 +326,86 @@ async function blockRun(page, body, chunk, tps) {
   }, started);
 }
 
+/** The same stream received by a bare WebSocket client in the page,
+ * which appends the complete new lines once per animation frame as plain
+ * DOM in the block's shape, the simplest way (an element per list item or
+ * table row, a text node per frame for code and quotes), no markdown:
+ * what the browser costs for that much of that block, as a reference
+ * beside the app. */
+async function bareBlockRun(page, kind, body, chunk, tps) {
+  return page.evaluate(
+    async ({ kind, body, chunk, tps, wsUrl }) => {
+      const w = window;
+      const ws = new WebSocket(wsUrl);
+      await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+      const next = () => new Promise((r) => (ws.onmessage = (m) => r(JSON.parse(m.data))));
+      ws.send(JSON.stringify({ type: 'hello', v: 1, client: 'bare-block' }));
+      while ((await next()).type !== 'welcome');
+      const host = document.createElement('div');
+      host.style.cssText = 'position:fixed;inset:0;overflow:auto;background:#fff;z-index:9';
+      document.body.append(host);
+      const el = (tag, parent) => parent.appendChild(document.createElement(tag));
+      let into;
+      if (kind === 'code block') into = el('code', el('pre', host));
+      else if (kind === 'list') into = el('ul', host);
+      else if (kind === 'table') into = el('tbody', el('table', host));
+      else into = el('p', el('blockquote', host));
+      let text = '';
+      let shown = 0;
+      let queued = false;
+      const draw = () => {
+        queued = false;
+        const end = text.lastIndexOf('\n') + 1;
+        const lines = text.slice(shown, end);
+        shown = end;
+        if (kind === 'list' || kind === 'table') {
+          for (const line of lines.split('\n')) {
+            if (kind === 'list' && line.startsWith('- ')) el('li', into).textContent = line.slice(2);
+            if (kind === 'table' && line.startsWith('| ') && !line.startsWith('|---')) {
+              const tr = el('tr', into);
+              for (const cell of line.split('|').slice(1, -1)) el('td', tr).textContent = cell.trim();
+            }
+          }
+        } else {
+          into.append(lines.replace(/^> /gm, ''));
+        }
+        host.scrollTop = host.scrollHeight;
+      };
+      w.__frames = 0;
+      w.__counting = true;
+      const tick = () => {
+        if (!w.__counting) return;
+        w.__frames++;
+        w.__raf(tick);
+      };
+      w.__raf(tick);
+      const started = performance.now();
+      const done = new Promise((r) => {
+        ws.onmessage = (m) => {
+          const f = JSON.parse(m.data);
+          if (f.type === 'delta') {
+            text += f.text;
+            if (!queued) {
+              queued = true;
+              w.__raf(draw);
+            }
+          }
+          if (f.type === 'end' || f.type === 'error') r(performance.now());
+        };
+      });
+      ws.send(JSON.stringify({ type: 'chat', id: 'bare-' + Math.random(), messages: [{ role: 'user', content: `!echo !chunk=${chunk} !tps=${tps}\n${body}` }], params: { max_tokens: 32768 } }));
+      const time = (await done) - started;
+      w.__counting = false;
+      ws.close();
+      await new Promise((r) => setTimeout(r, 300));
+      host.remove();
+      const loaf = w.__loaf ? w.__loafAt.filter(([at, d]) => at >= started && d > 50).map(([, d]) => d) : null;
+      return { time, frames: w.__frames, loaf };
+    },
+    { kind, body, chunk, tps, wsUrl: WS_URL },
+  );
+}
+
 async function blocksBench(browser) {
   const LINES = Number(arg('--block-lines', '2500'));
   const CHUNK = 12;
@@ -306,12 +414,16 @@ async function blocksBench(browser) {
   for (const kind of ['code block', 'list', 'table', 'quote']) {
     const body = longBlock(kind, LINES);
     const runs = [];
+    const bare = [];
     for (let r = 0; r < REPS; r++) {
       const { context, page } = await newPage(browser);
       await openApp(page);
+      bare.push(await bareBlockRun(page, kind, body, CHUNK, TPS));
       runs.push(await blockRun(page, body, CHUNK, TPS));
       await context.close();
     }
+    const bareFps = median(bare.map((x) => (x.frames / x.time) * 1000));
+    const bareLoaf = bare.map((x) => (x.loaf ? x.loaf.length : NaN));
     // The server paces the tokens: the stream cannot end sooner, and
     // the page cannot paint more than 60 frames a second meanwhile.
     const paced = (Math.ceil(body.length / CHUNK) / TPS) * 1000;
@@ -327,15 +439,17 @@ async function blocksBench(browser) {
       ms(paced),
       fps.toFixed(0),
       '60',
+      bareFps.toFixed(0),
       ms(median(late)),
       ms(pct(late, 0.95)),
       `${Math.max(...loafCounts)}`,
+      `${Math.max(...bareLoaf)}`,
       ms(Math.max(...loafMax)),
     ]);
   }
   table(
     `A reply that is one long block of ${LINES.toLocaleString('en-US')} lines, streamed at ${CHUNK * TPS / 1000} KB/s (${CHUNK}-character tokens; median of ${REPS}; long frames: worst run)`,
-    ['block', 'size (KB)', 'send → done (ms)', 'floor: server pacing (ms)', 'frames/s while streaming', 'floor: display', 'app work per frame, last 10% of frames (ms)', 'p95', 'long frames >50 ms', 'longest frame (ms)'],
+    ['block', 'size (KB)', 'send → done (ms)', 'floor: server pacing (ms)', 'frames/s while streaming', 'floor: display', 'bare page: frames/s', 'app work per frame, last 10% of frames (ms)', 'p95', 'long frames >50 ms', 'bare page: long frames', 'longest frame (ms)'],
     rows,
   );
 }
