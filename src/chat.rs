@@ -344,23 +344,22 @@ impl Chat {
         })
     }
 
-    /// Adds the user's message and an empty streaming reply; returns the
-    /// messages to send (history plus the new one).
-    pub fn begin_turn(
-        &self,
-        user_text: &str,
-        image: Option<String>,
-        reply_id: String,
-    ) -> Vec<ChatMessage> {
+    /// The messages to send for a new user message: the history plus it.
+    pub fn turn_messages(&self, user_text: &str) -> Vec<ChatMessage> {
         let mut messages = self.history();
         messages.push(ChatMessage {
             role: Role::User,
             content: user_text.to_owned(),
         });
+        messages
+    }
+
+    /// Adds the user's message and an empty streaming reply (what was
+    /// sent: [`Chat::turn_messages`], asked for first).
+    pub fn begin_turn(&self, user_text: &str, image: Option<String>, reply_id: String) {
         self.push(Role::User, user_text.to_owned(), Status::Done, image);
         let message = self.push(Role::Assistant, String::new(), Status::Streaming, None);
         self.activate(message, reply_id);
-        messages
     }
 
     fn activate(&self, message: Message, reply_id: String) {
@@ -986,7 +985,8 @@ mod tests {
     #[test]
     fn a_turn_streams_into_one_message_and_completes() {
         let chat = Chat::new();
-        let sent = chat.begin_turn("hello", None, "r1".into());
+        let sent = chat.turn_messages("hello");
+        chat.begin_turn("hello", None, "r1".into());
         assert_eq!(sent.len(), 1);
         assert!(busy(&chat));
         let reply = last(&chat);
@@ -1020,7 +1020,8 @@ mod tests {
             message: "boom".into(),
             fatal: false,
         });
-        let sent = chat.begin_turn("three", None, "r3".into());
+        let sent = chat.turn_messages("three");
+        chat.begin_turn("three", None, "r3".into());
         let roles: Vec<_> = sent.iter().map(|m| (m.role, m.content.as_str())).collect();
         assert_eq!(
             roles,
@@ -1479,7 +1480,8 @@ mod tests {
         assert_eq!(n, 2);
         let ids: Vec<u64> = chat.messages.get_untracked().iter().map(|m| m.id).collect();
         assert_eq!(ids, [2, 3], "ids stay unique across loads");
-        let sent = chat.begin_turn("c", None, "r2".into());
+        let sent = chat.turn_messages("c");
+        chat.begin_turn("c", None, "r2".into());
         assert_eq!(sent.len(), 3);
     }
 

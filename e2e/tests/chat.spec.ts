@@ -28,6 +28,33 @@ test('a reply streams with a blinking cursor and completes with the full text', 
   await expect(chat.composer).toHaveValue('');
 });
 
+test('the request leaves before the page draws the new turn', async ({ chat, page }) => {
+  // Sending first is worth about a millisecond of every reply: the view's
+  // updates for the new turn run after the request is handed to the
+  // socket, not before. What the page shows at that moment tells.
+  await page.addInitScript(() => {
+    const send = WebSocket.prototype.send;
+    const w = window as unknown as { __atSend: number[] };
+    w.__atSend = [];
+    WebSocket.prototype.send = function (data) {
+      if (typeof data === 'string' && data.includes('"type":"chat"')) {
+        w.__atSend.push(document.querySelectorAll('[data-testid="message"]').length);
+      }
+      return send.call(this, data);
+    };
+  });
+  await chat.open();
+  await chat.say('one !tokens=3 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  await chat.say('two !tokens=3 !tps=0');
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  // Messages on the page when each request left: none, then the first turn.
+  expect(await page.evaluate(() => (window as unknown as { __atSend: number[] }).__atSend)).toEqual([0, 2]);
+  // And the turn is all there once drawn, the composer cleared.
+  await expect(chat.user).toHaveCount(2);
+  await expect(chat.composer).toHaveValue('');
+});
+
 test('no cursor animation under prefers-reduced-motion', async ({ chat, page }) => {
   await page.emulateMedia({ reducedMotion: 'reduce' });
   await chat.open();

@@ -364,38 +364,47 @@ pub fn App(
         next_reply.set_value(n);
         format!("{}-{n}", reply_prefix.get_value())
     };
-    // Sends the reply just begun in `chat` (messages: what to send).
-    let send_turn =
-        move |reply_id: String, mut messages: Vec<ChatMessage>, image: Option<String>| {
-            let params = inputs.with_untracked(to_params).unwrap_or_default();
-            let system = inputs.with_untracked(|p| p.system_prompt.trim().to_owned());
-            if caps.system_prompt && !system.is_empty() {
-                messages.insert(
-                    0,
-                    ChatMessage {
-                        role: chatwire_protocol::Role::System,
-                        content: system,
-                    },
-                );
-            }
-            let model = settings.model.get_untracked();
-            let model = (caps.model_choice && !model.is_empty()).then_some(model);
-            chat.set_reply_params(params, model.clone());
-            follow.jump();
-            let turn = Turn {
-                reply_id: reply_id.clone(),
-                messages,
-                params,
-                model,
-                image,
-                stream: settings.stream.get_untracked(),
-                history_window: settings.history_window().unwrap_or(config.history_window),
-                silence_ms: settings.silence_ms().unwrap_or(config.silence_ms),
-            };
-            if let Err(e) = command(Command::Send(turn)) {
-                chat.send_failed(&reply_id, e);
-            }
+    // Sends a reply's request (messages: what to send), then runs `begin`,
+    // which starts the reply in `chat` unless it was started already,
+    // and records what it was asked with. The command is queued before
+    // any signal changes, so the transport's task runs before the
+    // effects those changes wake, and the request leaves the page about
+    // a millisecond sooner (all of this runs before either).
+    let send_turn = move |reply_id: String,
+                          mut messages: Vec<ChatMessage>,
+                          image: Option<String>,
+                          begin: &dyn Fn()| {
+        let params = inputs.with_untracked(to_params).unwrap_or_default();
+        let system = inputs.with_untracked(|p| p.system_prompt.trim().to_owned());
+        if caps.system_prompt && !system.is_empty() {
+            messages.insert(
+                0,
+                ChatMessage {
+                    role: chatwire_protocol::Role::System,
+                    content: system,
+                },
+            );
+        }
+        let model = settings.model.get_untracked();
+        let model = (caps.model_choice && !model.is_empty()).then_some(model);
+        let turn = Turn {
+            reply_id: reply_id.clone(),
+            messages,
+            params,
+            model: model.clone(),
+            image,
+            stream: settings.stream.get_untracked(),
+            history_window: settings.history_window().unwrap_or(config.history_window),
+            silence_ms: settings.silence_ms().unwrap_or(config.silence_ms),
         };
+        let sent = command(Command::Send(turn));
+        begin();
+        chat.set_reply_params(params, model);
+        follow.jump();
+        if let Err(e) = sent {
+            chat.send_failed(&reply_id, e);
+        }
+    };
     // A queued message goes out once connected and nothing is in flight.
     Effect::new(move |_| {
         pending_tick.track();
@@ -406,7 +415,7 @@ pub fn App(
             let reply_id = new_reply_id();
             let image = user.image.clone();
             let messages = chat.begin_pending(&user, reply_id.clone());
-            send_turn(reply_id, messages, image);
+            send_turn(reply_id, messages, image, &|| {});
         }
     });
     let on_send = move || {
@@ -417,18 +426,24 @@ pub fn App(
         let image = attach.and_then(|a| a.image.get_untracked());
         // The draft (and the attachment) leave the composer only once the
         // message is in the conversation: sent, or queued.
-        draft.set(String::new());
-        if let Some(a) = attach {
-            a.clear();
-        }
+        let clear_draft = move || {
+            draft.set(String::new());
+            if let Some(a) = attach {
+                a.clear();
+            }
+        };
         if !conn.with_untracked(ConnState::is_open) {
+            clear_draft();
             chat.queue(&text, image);
             follow.jump();
             return;
         }
         let reply_id = new_reply_id();
-        let messages = chat.begin_turn(&text, image.clone(), reply_id.clone());
-        send_turn(reply_id, messages, image);
+        let messages = chat.turn_messages(&text);
+        send_turn(reply_id.clone(), messages, image.clone(), &|| {
+            clear_draft();
+            chat.begin_turn(&text, image.clone(), reply_id.clone());
+        });
     };
     let can_send_again = Signal::derive(move || {
         conn.with(ConnState::is_open) && !chat.is_busy() && inputs.with(to_params).is_ok()
@@ -441,7 +456,7 @@ pub fn App(
         }
         let reply_id = new_reply_id();
         if let Some((messages, image)) = begin(reply_id.clone()) {
-            send_turn(reply_id, messages, image);
+            send_turn(reply_id, messages, image, &|| {});
         }
     };
     provide_context(ReplyActions {
