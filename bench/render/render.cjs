@@ -93,6 +93,18 @@ async function newPage(browser) {
           w.__rafWork.push([t0, performance.now() - t0]);
         }
       });
+    // Counts the page's animation frames in w.__frames until
+    // w.__counting is cleared.
+    w.__countFrames = () => {
+      w.__frames = 0;
+      w.__counting = true;
+      const tick = () => {
+        if (!w.__counting) return;
+        w.__frames++;
+        raf(tick);
+      };
+      raf(tick);
+    };
     addEventListener('TrunkApplicationStarted', (e) => (w.__wasm = e.detail.wasm));
     try {
       new PerformanceObserver((l) => {
@@ -297,15 +309,7 @@ async function blockRun(page, body, chunk, tps) {
   }, `!echo !chunk=${chunk} !tps=${tps}\n${body}`);
   await page.getByTestId('send').click();
   const started = await page.evaluate(() => {
-    const w = window;
-    w.__frames = 0;
-    w.__counting = true;
-    const tick = () => {
-      if (!w.__counting) return;
-      w.__frames++;
-      w.__raf(tick);
-    };
-    w.__raf(tick);
+    window.__countFrames();
     return performance.now();
   });
   const reply = page.locator('[data-testid="message"][data-role="assistant"]').last();
@@ -371,14 +375,7 @@ async function bareBlockRun(page, kind, body, chunk, tps) {
         }
         host.scrollTop = host.scrollHeight;
       };
-      w.__frames = 0;
-      w.__counting = true;
-      const tick = () => {
-        if (!w.__counting) return;
-        w.__frames++;
-        w.__raf(tick);
-      };
-      w.__raf(tick);
+      w.__countFrames();
       const started = performance.now();
       const done = new Promise((r) => {
         ws.onmessage = (m) => {
