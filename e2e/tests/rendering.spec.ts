@@ -348,13 +348,26 @@ test('scrolling follows the stream, stops when the reader scrolls up, and "jump 
   await expect(page.getByTestId('jump-latest')).toHaveCount(0);
 
   // The reader scrolls up: following stops at once.
+  const scrollTop = () => transcript.evaluate((el) => el.scrollTop);
   await transcript.hover();
   await page.mouse.wheel(0, -400);
   await expect(page.getByTestId('jump-latest')).toBeVisible();
-  const top = await transcript.evaluate((el) => el.scrollTop);
+  // The button shows on the wheel event; the browser may apply its scroll
+  // a little later. Wait until the position settles (two reads alike: a
+  // transcript still following the stream never settles), then it must
+  // hold while the reply grows.
+  let top = -1;
+  await expect
+    .poll(async () => {
+      const now = await scrollTop();
+      const settled = now === top;
+      top = now;
+      return settled;
+    })
+    .toBe(true);
   const len = (await reply.textContent())!.length;
   await expect.poll(async () => (await reply.textContent())!.length).toBeGreaterThan(len + 200);
-  expect(Math.abs((await transcript.evaluate((el) => el.scrollTop)) - top)).toBeLessThanOrEqual(1);
+  expect(Math.abs((await scrollTop()) - top)).toBeLessThanOrEqual(1);
 
   // Jump to latest: back at the bottom and following again.
   await page.getByTestId('jump-latest').click();
