@@ -105,6 +105,16 @@ async function newPage(browser) {
       };
       raf(tick);
     };
+    // A bare WebSocket client of the native protocol: open, hello, and
+    // the server's welcome read.
+    w.__bareSocket = async (wsUrl, client) => {
+      const ws = new WebSocket(wsUrl);
+      await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+      const next = () => new Promise((r) => (ws.onmessage = (m) => r(JSON.parse(m.data))));
+      ws.send(JSON.stringify({ type: 'hello', v: 1, client }));
+      while ((await next()).type !== 'welcome');
+      return ws;
+    };
     addEventListener('TrunkApplicationStarted', (e) => (w.__wasm = e.detail.wasm));
     try {
       new PerformanceObserver((l) => {
@@ -141,11 +151,7 @@ async function openApp(page) {
 async function floorRun(page, n, show = false) {
   return page.evaluate(
     async ({ n, wsUrl, show }) => {
-      const ws = new WebSocket(wsUrl);
-      await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
-      const next = () => new Promise((r) => (ws.onmessage = (m) => r(JSON.parse(m.data))));
-      ws.send(JSON.stringify({ type: 'hello', v: 1, client: 'floor' }));
-      while ((await next()).type !== 'welcome');
+      const ws = await window.__bareSocket(wsUrl, 'floor');
       const id = 'floor-' + Math.random();
       const out = document.createElement('pre');
       if (show) document.body.append(out);
@@ -340,11 +346,7 @@ async function bareBlockRun(page, kind, body, chunk, tps) {
   return page.evaluate(
     async ({ kind, body, chunk, tps, wsUrl }) => {
       const w = window;
-      const ws = new WebSocket(wsUrl);
-      await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
-      const next = () => new Promise((r) => (ws.onmessage = (m) => r(JSON.parse(m.data))));
-      ws.send(JSON.stringify({ type: 'hello', v: 1, client: 'bare-block' }));
-      while ((await next()).type !== 'welcome');
+      const ws = await w.__bareSocket(wsUrl, 'bare-block');
       const host = document.createElement('div');
       host.style.cssText = 'position:fixed;inset:0;overflow:auto;background:#fff;z-index:9';
       document.body.append(host);

@@ -367,9 +367,9 @@ pub fn App(
     // Sends a reply's request (messages: what to send), then runs `begin`,
     // which starts the reply in `chat` unless it was started already,
     // and records what it was asked with. The command is queued before
-    // any signal changes, so the transport's task runs before the
-    // effects those changes wake, and the request leaves the page about
-    // a millisecond sooner (all of this runs before either).
+    // any signal changes: the transport's task and the effects those
+    // changes wake both run after this handler, the transport's first,
+    // so the request leaves the page about a millisecond sooner.
     let send_turn = move |reply_id: String,
                           mut messages: Vec<ChatMessage>,
                           image: Option<String>,
