@@ -401,6 +401,46 @@ test('the warm-up after load (a sample turn, never shown) leaves no trace', asyn
   await expect(page.getByTestId('live-status')).toHaveText(/complete/);
 });
 
+// The renderer is a module of its own (xtask/src/wasm.rs), fetched once
+// the app is up. Without it, nothing is lost: replies show as their exact
+// text, and render as markdown as soon as a later attempt loads it. Not
+// the `chat` fixture: the failed fetch is logged as a console error here,
+// on purpose; uncaught errors (a panic) are still refused.
+test('if the markdown renderer cannot load, replies show as exact plain text until a retry loads it', async ({ page, server }) => {
+  const uncaught: string[] = [];
+  page.on('pageerror', (e) => uncaught.push(e.message));
+  let blocked = true;
+  let asked = 0;
+  await page.route(/\/split_markdown-[0-9a-f]+\.wasm$/, (route) => {
+    asked += 1;
+    return blocked ? route.abort('connectionrefused') : route.continue();
+  });
+  await page.goto(`${server.url}/`);
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
+  await expect(page.getByTestId('renderer-notice')).toBeVisible();
+  const source = '# Title\n\nSome *text* and <b>tags</b>.\n\n- one\n- two';
+  await page.getByTestId('composer').fill(`!echo !tps=0\n${source}`);
+  await page.getByTestId('composer').press('Enter');
+  const reply = page.locator('[data-testid="message"][data-role="assistant"]').last();
+  const body = reply.getByTestId('message-body');
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  await expect(body).toHaveAttribute('data-render', 'plain');
+  expect(await body.evaluate((el) => el.textContent)).toBe(source);
+  await expect(body.locator('h1, em, li, b')).toHaveCount(0);
+  // The composer still works meanwhile.
+  await expect(page.getByTestId('composer')).toBeEditable();
+
+  blocked = false;
+  await expect(body).toHaveAttribute('data-render', 'complete', { timeout: 15_000 });
+  await expect(body.locator('h1')).toHaveText('Title');
+  await expect(body.locator('em')).toHaveText('text');
+  await expect(body.locator('li')).toHaveText(['one', 'two']);
+  await expect(body.locator('b')).toHaveCount(0);
+  await expect(page.getByTestId('renderer-notice')).toHaveCount(0);
+  expect(asked).toBeGreaterThan(1);
+  expect(uncaught).toEqual([]);
+});
+
 test('Esc stops a reply; the live region announces start and end; the transcript is not live', async ({ chat, page, server }) => {
   await chat.open();
   const live = page.getByTestId('live-status');

@@ -2,6 +2,7 @@
 //! so every rule here is tested natively; `ui::markdown_view` turns the
 //! [`VNode`]s into DOM.
 
+pub mod engine;
 pub mod highlight;
 pub mod links;
 pub mod ops;

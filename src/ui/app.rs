@@ -15,6 +15,7 @@ use super::composer::Composer;
 use super::conversations::{ConversationList, Conversations};
 use super::follow::Follow;
 use super::import::{ExportButton, ImportButton};
+use super::markdown_view::{Renderer, RendererState};
 use super::messages::{MessageList, ReplyActions};
 use super::params_panel::ParamsPanel;
 use super::status::ConnectionStatus;
@@ -246,6 +247,11 @@ pub fn App(
     let draft = RwSignal::new(String::new());
     let follow = Follow::new();
     provide_context(follow);
+    // The markdown renderer is a module of its own, fetched now that the
+    // app is up, and compiled while the page is idle, before the first
+    // reply needs it.
+    let renderer = Renderer::load();
+    provide_context(renderer);
     let client_id = client_id();
     let next_reply = StoredValue::new(0u64);
 
@@ -496,9 +502,6 @@ pub fn App(
             super::lazy::init(&el);
         }
     });
-    // The markdown renderer's code is compiled while the page is idle,
-    // before the first reply needs it.
-    Effect::new(move |_| super::idle::when_idle(super::markdown_view::warm_up));
     // So are the message views (a sample turn, never shown); `data-warmed`
     // says when that is over.
     let warmed = RwSignal::new(false);
@@ -576,6 +579,14 @@ pub fn App(
                 </div>
                 <ConnectionStatus state=conn notice=chat.notice/>
                 {move || chat.info.get().map(|i| view! { <p class="backend-info" data-testid="backend-notice">{i}</p> })}
+                <Show when=move || renderer.state.get() == RendererState::Failed>
+                    <p class="backend-info" data-testid="renderer-notice" role="status">
+                        {tr(
+                            "Formatting could not be loaded: replies show as plain text until it is (retrying).",
+                            "格式渲染模块未能加载：加载成功前，回复以纯文本显示（正在重试）。",
+                        )}
+                    </p>
+                </Show>
             </header>
             <ConfigErrors errors/>
             {move || convs.notice.get().map(|n| view! { <p class="storage-notice" data-testid="storage-notice" role="alert">{n}</p> })}

@@ -10,9 +10,10 @@ use wasm_bindgen::JsCast;
 use web_sys::{Document, Element as DomElement, Node};
 
 use crate::chat::Status;
+use crate::markdown::engine::{self, Engine, Stream};
 use crate::markdown::ops::{self, Ops};
-use crate::markdown::render::render;
-use crate::markdown::{Final, Frame, StreamRenderer, VNode};
+use crate::markdown::{Final, Frame, VNode};
+use crate::reconnect::Backoff;
 
 use super::lazy;
 
@@ -124,7 +125,8 @@ struct Deferred {
 }
 
 struct MdState {
-    renderer: StreamRenderer,
+    /// Made when the first frame is rendered (the renderer is loaded).
+    renderer: Option<Box<dyn Stream>>,
     /// How many chunks the container holds: all its children.
     chunks: usize,
     /// The last chunk, unless it is one of plain text, and how many final
@@ -155,7 +157,7 @@ struct MdState {
 impl MdState {
     fn new() -> Self {
         Self {
-            renderer: StreamRenderer::new(),
+            renderer: None,
             chunks: 0,
             chunk: None,
             chunk_len: 0,
@@ -170,6 +172,21 @@ impl MdState {
             cursor: None,
             owns_root: false,
         }
+    }
+
+    /// The reply's next frame, or none while the renderer is not loaded.
+    fn update(&mut self, text: &str, streaming: bool) -> Option<Frame> {
+        if self.renderer.is_none() {
+            self.renderer = Some((loaded()?.stream)());
+        }
+        Some(self.renderer.as_mut()?.update(text, streaming))
+    }
+
+    /// Shows `text` as it is, until the renderer is loaded. Replaces all
+    /// (a frame rendered later starts afresh).
+    fn show_plain(&mut self, root: &DomElement, text: &str) {
+        root.set_text_content(Some(text));
+        self.owns_root = false;
     }
 
     /// Shows `frame`, made from `text`.
@@ -303,7 +320,11 @@ impl MdState {
 
     fn render_deferred(d: Deferred) {
         lazy::forget(&d.chunk);
-        let nodes = render(&d.source);
+        // Deferred chunks come from a renderer, so it is loaded.
+        let Some(engine) = loaded() else {
+            return;
+        };
+        let nodes = (engine.render)(&d.source);
         d.chunk.set_text_content(None);
         insert(&d.chunk, None, &nodes);
         let _ = d.chunk.class_list().remove_1("md-deferred");
@@ -444,13 +465,22 @@ impl Body {
         let streaming = status == Status::Streaming;
         let Some((rendered, new, idle)) = self.state.try_update_value(|s| {
             s.pending = false;
-            let rendered = std::mem::take(&mut s.dirty);
+            let rendered = std::mem::take(&mut s.dirty).then(|| {
+                self.text
+                    .try_with_untracked(|t| match s.update(t, streaming) {
+                        Some(frame) => {
+                            s.apply(&doc, &el, t, frame);
+                            true
+                        }
+                        None => {
+                            s.show_plain(&el, t);
+                            false
+                        }
+                    })
+                    .unwrap_or(false)
+            });
             let mut new = Vec::new();
-            if rendered {
-                self.text.try_with_untracked(|t| {
-                    let frame = s.renderer.update(t, streaming);
-                    s.apply(&doc, &el, t, frame);
-                });
+            if rendered.is_some() {
                 s.show_cursor(&doc, &el, streaming);
                 new = s.deferred[s.deferred.len() - s.new_deferred..]
                     .iter()
@@ -469,11 +499,13 @@ impl Body {
         }) else {
             return;
         };
-        if rendered {
-            let _ = el.set_attribute(
-                "data-render",
-                if streaming { "streaming" } else { "complete" },
-            );
+        if let Some(formatted) = rendered {
+            let state = match (formatted, streaming) {
+                (false, _) => "plain",
+                (true, true) => "streaming",
+                (true, false) => "complete",
+            };
+            let _ = el.set_attribute("data-render", state);
         }
         for chunk in new {
             let target = chunk.clone();
@@ -515,8 +547,68 @@ and a [link](https://example.com).\n\n- one\n- two\n  1. nested\n- [x] done\n\n\
 /// wasm code quickly on its first call and optimizes a function only once
 /// it has done enough work: this way both happen while the page is idle,
 /// not in the first reply's frames.
-pub fn warm_up() {
+fn warm_up() {
     warm_up_rounds(WARM_UP_ROUNDS);
+}
+
+thread_local! {
+    static ENGINE: std::cell::Cell<Option<&'static Engine>> = const { std::cell::Cell::new(None) };
+}
+
+/// The renderer, if its module is loaded.
+fn loaded() -> Option<&'static Engine> {
+    ENGINE.with(std::cell::Cell::get)
+}
+
+/// Where the renderer's module is. Replies show as plain text
+/// (`data-render="plain"`), exact and complete, until it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RendererState {
+    Loading,
+    Ready,
+    /// The last attempt failed; another follows (capped backoff).
+    Failed,
+}
+
+/// The renderer's state, for the views (context).
+#[derive(Clone, Copy)]
+pub struct Renderer {
+    pub state: RwSignal<RendererState>,
+    ready: Memo<bool>,
+}
+
+impl Renderer {
+    /// Starts loading the renderer's module (once the app is mounted, so
+    /// the first paint does not wait for it); once it is there, warms it
+    /// up while the page is idle. A failed load is tried again after
+    /// 1 s, 2 s, 4 s… up to 30 s, with jitter.
+    pub fn load() -> Self {
+        let state = RwSignal::new(RendererState::Loading);
+        let ready = Memo::new(move |_| state.get() == RendererState::Ready);
+        leptos::task::spawn_local(async move {
+            let mut backoff = Backoff::new(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(30),
+            );
+            loop {
+                let next = match engine::load().await {
+                    Ok(e) => {
+                        ENGINE.with(|c| c.set(Some(e)));
+                        super::idle::when_idle(warm_up);
+                        RendererState::Ready
+                    }
+                    Err(engine::LoadFailed) => RendererState::Failed,
+                };
+                // A disposed signal: the app is gone.
+                if state.try_set(next).is_some() || next == RendererState::Ready {
+                    return;
+                }
+                let delay = backoff.next_delay(js_sys::Math::random());
+                gloo_timers::future::sleep(delay).await;
+            }
+        });
+        Self { state, ready }
+    }
 }
 
 /// The first round takes 12–34 ms (compiling), the next ~1 ms each. With
@@ -546,7 +638,9 @@ fn render_sample() {
         let Some(shown) = text.get(..cut) else {
             continue;
         };
-        let frame = state.renderer.update(shown, streaming);
+        let Some(frame) = state.update(shown, streaming) else {
+            return;
+        };
         state.apply(&doc, &root, shown, frame);
         state.show_cursor(&doc, &root, streaming);
     }
@@ -558,6 +652,7 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
     // Replies that stream render at once; finished ones when near view.
     let near = RwSignal::new(status.get_untracked() == Status::Streaming);
     let state = StoredValue::new_local(MdState::new());
+    let renderer = use_context::<Renderer>();
 
     let body = Body {
         root,
@@ -568,6 +663,9 @@ pub fn MarkdownBody(text: RwSignal<String>, status: RwSignal<Status>) -> impl In
 
     Effect::new(move |was_streaming: Option<bool>| {
         text.track();
+        // Rendered again (formatted) when the renderer arrives. Read, not
+        // only tracked: a memo that was never read has no sources yet.
+        let _ = renderer.map(|r| r.ready.get());
         let streaming = status.with(|s| *s == Status::Streaming);
         if !near.get() {
             let Some(el) = root.get() else {

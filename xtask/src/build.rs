@@ -19,8 +19,9 @@ pub fn all() -> Result {
     server()
 }
 
-/// `trunk build --release` with binaryen 132 first on PATH, then
-/// precompressed copies for static hosts and the companion server.
+/// `trunk build --release` (its post_build hook, `cargo xtask wasm`,
+/// builds and splits the wasm), then precompressed copies for static
+/// hosts and the companion server.
 pub fn app() -> Result {
     step("build: app (trunk --release)");
     let root = root();
@@ -29,60 +30,11 @@ pub fn app() -> Result {
         .current_dir(&root)
         .env("PATH", path_with_npm_bin(&root))
         .env("TRUNK_SKIP_VERSION_CHECK", "true"))?;
-    externalize_loader(&dist())?;
     precompress(&dist())
 }
 
-/// Trunk writes the wasm loader as an inline `<script type="module">`,
-/// which `script-src 'self'` forbids. Moves it to `boot-<hash>.js` and
-/// references it, so the app runs under the strict policy everywhere.
-pub fn externalize_loader(dir: &Path) -> Result {
-    let index = dir.join("index.html");
-    let html = std::fs::read_to_string(&index).map_err(|e| format!("{}: {e}", index.display()))?;
-    let (html, loader) = split_inline_loader(&html)?;
-    let name = format!("boot-{:016x}.js", fnv1a(loader.as_bytes()));
-    std::fs::write(dir.join(&name), loader).map_err(|e| e.to_string())?;
-    let html = html.replace(
-        BOOT_PLACEHOLDER,
-        &format!("<script type=\"module\" src=\"/{name}\"></script>"),
-    );
-    std::fs::write(&index, html).map_err(|e| e.to_string())
-}
-
-const BOOT_PLACEHOLDER: &str = "<!--chatwire-boot-->";
-
-/// The page with its one inline module script replaced by a placeholder,
-/// and that script's text. Any other inline script is an error.
-fn split_inline_loader(html: &str) -> std::result::Result<(String, String), String> {
-    const OPEN: &str = "<script type=\"module\">";
-    let start = html
-        .find(OPEN)
-        .ok_or("dist/index.html has no inline loader script (did trunk change?)")?;
-    let body_start = start + OPEN.len();
-    let end = body_start
-        + html[body_start..]
-            .find("</script>")
-            .ok_or("unterminated loader script in dist/index.html")?;
-    let loader = html[body_start..end].trim().to_owned() + "\n";
-    let rest = format!(
-        "{}{BOOT_PLACEHOLDER}{}",
-        &html[..start],
-        &html[end + "</script>".len()..]
-    );
-    if rest.contains("<script>")
-        || rest.contains(OPEN)
-        || rest.contains(" style=")
-        || rest.contains("<style")
-    {
-        return Err(
-            "dist/index.html still has inline script or style, which the CSP forbids".into(),
-        );
-    }
-    Ok((rest, loader))
-}
-
 /// A stable content hash for file names (FNV-1a, 64 bits).
-fn fnv1a(data: &[u8]) -> u64 {
+pub fn fnv1a(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
@@ -162,14 +114,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_inline_loader_moves_out() {
-        let html = "<head><link rel=\"stylesheet\" href=\"/a.css\">\n<script type=\"module\">\nimport init from '/x.js';\nawait init();\n</script><link rel=\"modulepreload\" href=\"/x.js\"></head>";
-        let (rest, loader) = split_inline_loader(html).unwrap();
-        assert_eq!(loader, "import init from '/x.js';\nawait init();\n");
-        assert_eq!(rest, "<head><link rel=\"stylesheet\" href=\"/a.css\">\n<!--chatwire-boot--><link rel=\"modulepreload\" href=\"/x.js\"></head>");
-        assert!(split_inline_loader("<head></head>").is_err());
-        let two = "<script type=\"module\">a</script><script>evil()</script>";
-        assert!(split_inline_loader(two).is_err());
+    fn the_file_hash_tells_contents_apart() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
     }
 }

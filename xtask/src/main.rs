@@ -4,6 +4,7 @@
 //!
 //! - `setup`: installs what is missing (idempotent, quick when all is there)
 //! - `build`: the app (trunk, release, precompressed) and the server
+//! - `wasm`: trunk's post_build hook: the app's wasm, split in two
 //! - `run [-- SERVER ARGS]`: setup + build + serve on http://127.0.0.1:8080
 //! - `test`: setup + fmt + clippy (host and wasm) + unit/integration tests +
 //!   build + Playwright e2e
@@ -14,6 +15,7 @@ mod build;
 mod cmd;
 mod setup;
 mod test;
+mod wasm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +29,7 @@ pub fn root() -> PathBuf {
 pub type Result<T = ()> = std::result::Result<T, String>;
 
 fn usage() -> String {
-    "usage: cargo xtask <setup|build|run|test|bench> [-- server args for run]".into()
+    "usage: cargo xtask <setup|build|run|test|bench|wasm> [-- server args for run]".into()
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             .and_then(|()| build::all())
             .and_then(|()| build::serve(&rest)),
         "test" => test::all(),
+        "wasm" => wasm::hook(),
         "bench" => bench::run_bench(&rest),
         _ => Err(usage()),
     };
