@@ -441,6 +441,20 @@ test('if the markdown renderer cannot load, replies show as exact plain text unt
   expect(uncaught).toEqual([]);
 });
 
+test('the renderer loads from a host that serves wasm under another content type', async ({ chat, page }) => {
+  let served = 0;
+  await page.route(/\/split_markdown-[0-9a-f]+\.wasm$/, async (route) => {
+    const response = await route.fetch();
+    served += 1;
+    await route.fulfill({ response, headers: { ...response.headers(), 'content-type': 'application/octet-stream' } });
+  });
+  await chat.open();
+  const reply = await echo(chat, '# Heading\n\nSome *text*.');
+  await expect(reply.locator('h1')).toHaveText('Heading');
+  await expect(reply.locator('em')).toHaveText('text');
+  expect(served).toBe(1);
+});
+
 test('Esc stops a reply; the live region announces start and end; the transcript is not live', async ({ chat, page, server }) => {
   await chat.open();
   const live = page.getByTestId('live-status');

@@ -113,8 +113,9 @@ fn build(hook: &Hook) -> Result {
         .arg(out)
         .arg(&main_raw))?;
 
-    // The JS that loads the split modules asks for them by their new names.
-    let mut link_js = read(&work.join(&names.link_js))?;
+    // The JS that loads the split modules asks for them by their new names,
+    // and copes with a static host that serves wasm with another type.
+    let mut link_js = robust_instantiate(&read(&work.join(&names.link_js))?)?;
     let mut modules = Vec::new();
     for path in &split.split_modules {
         let file = file_name(path)?;
@@ -212,6 +213,35 @@ impl Names {
         }
     }
 }
+
+/// The split loader compiles a module with `instantiateStreaming`, which
+/// fails unless the host serves it as `application/wasm` (many static
+/// hosts and wiki attachments do not), and reads an error page as wasm.
+/// This makes it check the status and fall back to compiling the bytes,
+/// as wasm-bindgen's own loader does for the main module.
+fn robust_instantiate(js: &str) -> Result<String> {
+    const STREAMING: &str = "WebAssembly.instantiateStreaming(src, imports)";
+    if js.matches(STREAMING).count() == 0 {
+        return Err(format!(
+            "the split loader no longer calls `{STREAMING}`: check xtask/src/wasm.rs"
+        ));
+    }
+    Ok(js.replace(STREAMING, "chatwireInstantiate(src, imports)") + INSTANTIATE_JS)
+}
+
+const INSTANTIATE_JS: &str = r#"
+async function chatwireInstantiate(src, imports) {
+    const response = await src;
+    if (!response.ok) {
+        throw new Error(`${response.url}: HTTP ${response.status}`);
+    }
+    const type = response.headers.get("Content-Type") || "";
+    if (type.split(";")[0].trim() === "application/wasm") {
+        return WebAssembly.instantiateStreaming(response, imports);
+    }
+    return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+}
+"#;
 
 /// `split_markdown.wasm` → `split_markdown-<hash>.wasm`.
 fn hashed_name(file: &str, hash: &str) -> String {
@@ -311,6 +341,15 @@ mod tests {
             hashed_name("split_markdown.wasm", "0123456789abcdef"),
             "split_markdown-0123456789abcdef.wasm"
         );
+    }
+
+    #[test]
+    fn the_split_loader_compiles_whatever_the_content_type() {
+        let js = "return async (imports) => (WebAssembly.instantiateStreaming(src, imports));";
+        let out = robust_instantiate(js).unwrap();
+        assert!(out.starts_with("return async (imports) => (chatwireInstantiate(src, imports));"));
+        assert!(out.contains("async function chatwireInstantiate(src, imports)"));
+        assert!(robust_instantiate("fetch(x)").is_err());
     }
 
     #[test]
