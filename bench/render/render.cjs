@@ -133,6 +133,17 @@ async function newPage(browser) {
       else requestAnimationFrame(poll);
     };
     requestAnimationFrame(poll);
+    // When the socket is open, and when the markdown renderer's module
+    // (fetched once the app is up) is loaded.
+    const at = (selector, key) => {
+      const check = () => {
+        if (document.querySelector(selector)) w[key] = performance.now();
+        else requestAnimationFrame(check);
+      };
+      requestAnimationFrame(check);
+    };
+    at('[data-testid="connection-status"][data-state="open"]', '__socketOpen');
+    at('.app[data-renderer="ready"]', '__rendererReady');
   });
   return { context, page };
 }
@@ -501,11 +512,20 @@ async function loadBench(browser) {
   table('First load: bytes over the wire (budget: 250 KB = 256,000 B gzip, before the app runs)', ['file', 'raw', 'gzip', 'brotli'], rows);
 
   const ready = [];
+  const open = [];
+  const renderer = [];
   const floor = [];
   for (let r = 0; r < 5; r++) {
     const { context, page } = await newPage(browser);
     await openApp(page);
     ready.push(await page.evaluate(() => window.__composerReady));
+    await page.waitForFunction(() => window.__socketOpen !== undefined, null, { timeout: 30_000 });
+    open.push(await page.evaluate(() => window.__socketOpen));
+    // (A build from before the split has no such attribute.)
+    if (await page.locator('.app[data-renderer]').count()) {
+      await page.waitForFunction(() => window.__rendererReady !== undefined, null, { timeout: 30_000 });
+      renderer.push(await page.evaluate(() => window.__rendererReady));
+    }
     await context.close();
     // The floor: a page that fetches the same files, compiles the wasm and
     // opens the socket, with no framework and nothing rendered.
@@ -532,6 +552,8 @@ async function loadBench(browser) {
   table('First load: navigation → composer accepts input (cold cache, median of 5)', ['what', 'ms'], [
     ['app', ms(median(ready))],
     ['floor: fetch the same files + compile wasm + open socket', ms(median(floor))],
+    ['app: socket open', ms(median(open))],
+    ...(renderer.length ? [['app: markdown renderer loaded (its module fetched once the app is up)', ms(median(renderer))]] : []),
   ]);
 }
 

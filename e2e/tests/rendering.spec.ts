@@ -418,6 +418,7 @@ test('if the markdown renderer cannot load, replies show as exact plain text unt
   await page.goto(`${server.url}/`);
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
   await expect(page.getByTestId('renderer-notice')).toBeVisible();
+  await expect(page.locator('.app')).toHaveAttribute('data-renderer', 'failed');
   const source = '# Title\n\nSome *text* and <b>tags</b>.\n\n- one\n- two';
   await page.getByTestId('composer').fill(`!echo !tps=0\n${source}`);
   await page.getByTestId('composer').press('Enter');
@@ -437,6 +438,7 @@ test('if the markdown renderer cannot load, replies show as exact plain text unt
   await expect(body.locator('li')).toHaveText(['one', 'two']);
   await expect(body.locator('b')).toHaveCount(0);
   await expect(page.getByTestId('renderer-notice')).toHaveCount(0);
+  await expect(page.locator('.app')).toHaveAttribute('data-renderer', 'ready');
   expect(asked).toBeGreaterThan(1);
   expect(uncaught).toEqual([]);
 });

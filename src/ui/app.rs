@@ -555,7 +555,8 @@ pub fn App(
     let logo = config.logo.clone();
     let title = config.title.clone();
     view! {
-        <div class="app" class:embed=embed data-warmed=move || warmed.get().to_string()>
+        <div class="app" class:embed=embed data-warmed=move || warmed.get().to_string()
+            data-renderer=move || renderer.state.get().as_str()>
             <header class="top">
                 <h1 data-testid="app-title">
                     {logo.map(|l| view! { <span class="logo" data-testid="app-logo" aria-hidden="true">{l}</span> })}

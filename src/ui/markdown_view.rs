@@ -570,6 +570,17 @@ pub enum RendererState {
     Failed,
 }
 
+impl RendererState {
+    /// Its name in `.app[data-renderer]`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// The renderer's state, for the views (context).
 #[derive(Clone, Copy)]
 pub struct Renderer {
