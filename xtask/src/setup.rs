@@ -98,7 +98,7 @@ fn npm_packages(root: &Path) -> Result {
     let lock = std::fs::read(dir.join("package-lock.json"))
         .map_err(|e| format!("cannot read e2e/package-lock.json: {e}"))?;
     let stamp_path = dir.join("node_modules/.chatwire-lock-stamp");
-    let stamp = format!("{:016x}", fnv1a(&lock));
+    let stamp = format!("{:016x}", crate::build::fnv1a(&lock));
     if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
         return Ok(());
     }
@@ -191,7 +191,7 @@ fn peers_venv(root: &Path) -> Result {
     let reqs = std::fs::read(&reqs_path).map_err(|e| format!("{}: {e}", reqs_path.display()))?;
     let venv = root.join(".cache/peers-venv");
     let stamp_path = venv.join(".chatwire-requirements-stamp");
-    let stamp = format!("{:016x}", fnv1a(&reqs));
+    let stamp = format!("{:016x}", crate::build::fnv1a(&reqs));
     if peers_python(root).exists()
         && std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
     {
@@ -211,12 +211,6 @@ fn peers_venv(root: &Path) -> Result {
         ])
         .arg(&reqs_path))?;
     std::fs::write(&stamp_path, stamp).map_err(|e| e.to_string())
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 fn chromium() -> Result {
@@ -253,11 +247,5 @@ mod tests {
     fn reads_the_locked_wasm_bindgen_version() {
         let v = locked_wasm_bindgen(&root()).unwrap();
         assert!(v.starts_with("0.2."), "{v}");
-    }
-
-    #[test]
-    fn fnv_is_stable() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
     }
 }
