@@ -467,7 +467,8 @@ async function blocksBench(browser) {
 async function loadBench(browser) {
   const html = await getText('/');
   const refs = new Set();
-  for (const m of html.matchAll(/(?:href|src)="(\/[^"]+)"/g)) refs.add(m[1]);
+  // Links are relative to the page (served at the root here).
+  for (const m of html.matchAll(/(?:href|src)="(\.?\/[^"]+)"/g)) refs.add(m[1].replace(/^\.\//, '/'));
   // What the page needs before it runs: its links, what the boot script
   // names, and the modules the JS imports. The split modules (the
   // markdown renderer) are fetched once the app is up: listed apart.
@@ -480,7 +481,10 @@ async function loadBench(browser) {
     const dir = f.slice(0, f.lastIndexOf('/') + 1);
     for (const m of js.matchAll(/'(\/[^']+)'/g)) refs.add(m[1]);
     for (const m of js.matchAll(/from\s*["'](\.\/[^"']+)["']/g)) refs.add(dir + m[1].slice(2));
-    for (const m of js.matchAll(/new URL\(["'](\.\/[^"']+\.wasm)["']/g)) later.add(dir + m[1].slice(2));
+    // The boot script names the main module; the split loader, the
+    // modules it fetches on demand.
+    const named = f.includes('/boot-') ? refs : later;
+    for (const m of js.matchAll(/new URL\(["'](\.\/[^"']+\.wasm)["']/g)) named.add(dir + m[1].slice(2));
   };
   for (let grew = true; grew; ) {
     const before = refs.size;

@@ -1,8 +1,12 @@
 // The vertical slice in real Chromium against a real chatwire-server
 // (scripted engine). The scripted engine obeys directives in the prompt:
 // !tokens=N, !tps=F, !delay_ms=N, !error=K (see server/src/engine/scripted.rs).
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { AddressInfo } from 'node:net';
 import { test, expect, rawText } from '../support/fixtures';
-import { Server } from '../support/server';
+import { Server, DIST } from '../support/server';
 
 test('a reply streams with a blinking cursor and completes with the full text', async ({ chat, server }) => {
   await chat.open();
@@ -323,5 +327,49 @@ test('a conversation longer than the server takes is cut from the oldest, with a
     await expect(status).toHaveAttribute('data-state', 'open');
   } finally {
     await server.kill();
+  }
+});
+
+// Static hosting under a path: dist/ links its files relative to the page
+// (trunk's public_url "./"; the boot script and the split loader find
+// their files beside themselves). A plain static server in the test
+// serves dist/ under /tools/chat/, with nothing at its root; the backend
+// is the companion server, named in the URL.
+test('the built app works from a static host under any path, not only at its root', async ({ chat, page, server }) => {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+  const asked: string[] = [];
+  const host = http.createServer((req, res) => {
+    const p = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    asked.push(p);
+    if (p === '/tools/chat/config.json') {
+      // The host's configuration, next to index.html.
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"title": "Chat under a path"}');
+      return;
+    }
+    const rel = p.startsWith('/tools/chat/') ? p.slice('/tools/chat/'.length) || 'index.html' : null;
+    const file = rel && !rel.includes('..') ? path.join(DIST, rel) : null;
+    if (!file || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    res.end(fs.readFileSync(file));
+  });
+  await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+  const { port } = host.address() as AddressInfo;
+  try {
+    const backend = encodeURIComponent(`${server.url.replace(/^http/, 'ws')}/ws`);
+    await page.goto(`http://127.0.0.1:${port}/tools/chat/?backend=${backend}`);
+    await expect(chat.status).toHaveAttribute('data-state', 'open');
+    await expect(page.getByTestId('app-title')).toHaveText('Chat under a path');
+    await chat.say('!echo !tps=0\n# Heading\n\nSome *text*.');
+    const reply = chat.assistant.last();
+    await expect(reply).toHaveAttribute('data-status', 'done');
+    await expect(reply.locator('h1')).toHaveText('Heading');
+    await expect(page.locator('.app')).toHaveAttribute('data-renderer', 'ready');
+    expect(asked.filter((p) => !p.startsWith('/tools/chat/'))).toEqual([]);
+    expect(asked.some((p) => /^\/tools\/chat\/split_markdown-[0-9a-f]+\.wasm$/.test(p))).toBe(true);
+  } finally {
+    await new Promise((r) => host.close(() => r(undefined)));
   }
 });

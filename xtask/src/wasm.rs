@@ -142,14 +142,15 @@ fn build(hook: &Hook) -> Result {
         }
     }
 
-    // The boot script, and what the page should fetch at once.
+    // The boot script, and what the page should fetch at once. The boot
+    // script finds the app's files beside itself, wherever that is.
     let url = |f: &str| format!("{}{f}", hook.public_url);
     let boot = format!(
-        "import init from '{js}';\n\
-         const wasm = await init({{ module_or_path: '{wasm}' }});\n\
+        "import init from './{js}';\n\
+         const wasm = await init({{ module_or_path: new URL('./{wasm}', import.meta.url) }});\n\
          dispatchEvent(new CustomEvent('TrunkApplicationStarted', {{ detail: {{ wasm }} }}));\n",
-        js = url(&names.main_js),
-        wasm = url(&names.main_wasm),
+        js = names.main_js,
+        wasm = names.main_wasm,
     );
     let boot_name = format!("boot-{:016x}.js", crate::build::fnv1a(boot.as_bytes()));
     write(&out.join(&boot_name), &boot)?;
