@@ -2,7 +2,7 @@
 // server's scripted engine, in headless Chromium. Prints tables, asserts
 // nothing. Run it with `cargo xtask bench render`.
 //
-// usage: node bench/render/render.cjs --url http://127.0.0.1:PORT [--reps 3] [--sizes 1000,5000,20000] [--only load,stream,blocks,history] [--block-lines 2500]
+// usage: node bench/render/render.cjs --url http://127.0.0.1:PORT [--reps 3] [--sizes 1000,5000,20000] [--only load,stream,blocks,history] [--block-lines 2500] [--slow-link 10,40]
 'use strict';
 const { chromium } = require('@playwright/test');
 const http = require('node:http');
@@ -14,6 +14,8 @@ const arg = (name, dflt) => {
 const URL_ = arg('--url');
 const REPS = Number(arg('--reps', '3'));
 const SIZES = arg('--sizes', '1000,5000,20000').split(',').map(Number);
+// The slower link of the first-load table: `--slow-link 10,40` (Mbit/s, RTT ms).
+const SLOW = (([mbit, rttMs]) => ({ mbit, rttMs }))(arg('--slow-link', '10,40').split(',').map(Number));
 if (!URL_) {
   console.error('usage: render.cjs --url http://127.0.0.1:PORT');
   process.exit(2);
@@ -553,11 +555,45 @@ async function loadBench(browser) {
     );
     await c2.close();
   }
+  // The same on a slower link (Chrome's network emulation): what the bytes
+  // before the app runs cost where the network, not localhost, is the limit.
+  const slow = { ready: [], renderer: [], bytes: [] };
+  for (let r = 0; r < 5; r++) {
+    const { context, page } = await newPage(browser);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: SLOW.rttMs,
+      downloadThroughput: (SLOW.mbit * 1e6) / 8,
+      uploadThroughput: (SLOW.mbit * 1e6) / 8,
+    });
+    await openApp(page);
+    const t = await page.evaluate(() => window.__composerReady);
+    slow.ready.push(t);
+    // What went over the wire (encoded) before the composer took input.
+    slow.bytes.push(
+      await page.evaluate((t) => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const res = performance.getEntriesByType('resource').filter((e) => e.responseEnd <= t);
+        return nav.transferSize + res.reduce((n, e) => n + e.transferSize, 0);
+      }, t),
+    );
+    if (await page.locator('.app[data-renderer]').count()) {
+      await page.waitForFunction(() => window.__rendererReady !== undefined, null, { timeout: 60_000 });
+      slow.renderer.push(await page.evaluate(() => window.__rendererReady));
+    }
+    await context.close();
+  }
+  const link = `${SLOW.mbit} Mbit/s, ${SLOW.rttMs} ms RTT`;
   table('First load: navigation → composer accepts input (cold cache, median of 5)', ['what', 'ms'], [
     ['app', ms(median(ready))],
     ['floor: fetch the same files + compile wasm + open socket', ms(median(floor))],
     ['app: socket open', ms(median(open))],
     ...(renderer.length ? [['app: markdown renderer loaded (its module fetched once the app is up)', ms(median(renderer))]] : []),
+    [`app on a ${link} link`, ms(median(slow.ready))],
+    [`  bytes received before the composer takes input (B)`, Math.round(median(slow.bytes)).toLocaleString('en-US')],
+    ...(slow.renderer.length ? [[`  markdown renderer loaded, same link`, ms(median(slow.renderer))]] : []),
   ]);
 }
 
