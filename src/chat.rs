@@ -121,6 +121,39 @@ impl Message {
     }
 }
 
+/// A new request about messages already in the chat (Continue, Retry,
+/// Regenerate, Edit): what to send, and how the chat changes once it is
+/// sent ([`Chat::begin_again`]). Made and used in one task, so the chat
+/// is as it was read.
+#[derive(Debug)]
+pub struct Again {
+    pub messages: Vec<ChatMessage>,
+    pub image: Option<String>,
+    change: Change,
+}
+
+#[derive(Debug)]
+enum Change {
+    /// Reply `message` starts over: appended to, or cleared first.
+    Restart { message: Message, clear: bool },
+    /// User message `user`, at `index`, gets `text`; the rest goes.
+    Edit {
+        index: usize,
+        user: Message,
+        text: String,
+    },
+}
+
+impl Again {
+    fn restart(messages: Vec<ChatMessage>, message: Message, clear: bool) -> Self {
+        Self {
+            messages,
+            image: None,
+            change: Change::Restart { message, clear },
+        }
+    }
+}
+
 /// A message as kept in storage, to rebuild it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageData {
@@ -490,8 +523,8 @@ impl Chat {
     }
 
     /// Continue: asks the model to go on from the partial reply, appending
-    /// to it. Returns the messages to send.
-    pub fn continue_reply(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
+    /// to it.
+    pub fn continue_reply(&self) -> Option<Again> {
         let m = self.last_unfinished_reply()?;
         let partial = m.text.get_untracked();
         if partial.is_empty() {
@@ -507,24 +540,20 @@ impl Chat {
             role: Role::User,
             content: CONTINUE_PROMPT.into(),
         });
-        self.restart(m, reply_id);
-        Some(messages)
+        Some(Again::restart(messages, m, false))
     }
 
-    /// Retry: asks again for the last reply, replacing it. Returns the
-    /// messages to send.
-    pub fn retry(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
+    /// Retry: asks again for the last reply, replacing it.
+    pub fn retry(&self) -> Option<Again> {
         let m = self.last_unfinished_reply()?;
         let messages = self.history_before(Some(m.id));
         messages.last().filter(|x| x.role == Role::User)?;
-        m.text.set(String::new());
-        self.restart(m, reply_id);
-        Some(messages)
+        Some(Again::restart(messages, m, true))
     }
 
     /// Regenerate: asks again for the last reply, finished or not,
-    /// replacing it. Returns the messages to send.
-    pub fn regenerate(&self, reply_id: String) -> Option<Vec<ChatMessage>> {
+    /// replacing it.
+    pub fn regenerate(&self) -> Option<Again> {
         if self.is_busy_untracked() {
             return None;
         }
@@ -537,9 +566,7 @@ impl Chat {
         })?;
         let messages = self.history_before(Some(m.id));
         messages.last().filter(|x| x.role == Role::User)?;
-        m.text.set(String::new());
-        self.restart(m, reply_id);
-        Some(messages)
+        Some(Again::restart(messages, m, true))
     }
 
     /// Removes the messages at `range` (saved removals included).
@@ -560,38 +587,55 @@ impl Chat {
     }
 
     /// Edit and resend: user message `id` gets `text`, every message after
-    /// it goes, and a new reply starts. Returns the messages to send and
-    /// the message's image.
-    pub fn edit_and_resend(
-        &self,
-        id: u64,
-        text: &str,
-        reply_id: String,
-    ) -> Option<(Vec<ChatMessage>, Option<String>)> {
+    /// it goes, and a new reply starts (with the message's image).
+    pub fn edit_and_resend(&self, id: u64, text: &str) -> Option<Again> {
         if self.is_busy_untracked() || text.trim().is_empty() {
             return None;
         }
-        let (i, user) = self.messages.with_untracked(|v| {
+        let (index, user) = self.messages.with_untracked(|v| {
             v.iter()
                 .enumerate()
                 .find(|(_, m)| m.id == id && m.role == Role::User)
                 .map(|(i, m)| (i, m.clone()))
         })?;
-        let len = self.messages.with_untracked(Vec::len);
-        self.remove_range(i + 1..len);
-        user.text.set(text.to_owned());
-        user.status.set(Status::Done);
-        user.note.set(None);
-        user.error.set(None);
-        self.touch(&user);
         let mut messages = self.history_before(Some(user.id));
         messages.push(ChatMessage {
             role: Role::User,
             content: text.to_owned(),
         });
-        let reply = self.push(Role::Assistant, String::new(), Status::Streaming, None);
-        self.activate(reply, reply_id);
-        Some((messages, user.image.clone()))
+        Some(Again {
+            messages,
+            image: user.image.clone(),
+            change: Change::Edit {
+                index,
+                user,
+                text: text.to_owned(),
+            },
+        })
+    }
+
+    /// Makes the change `again` describes, its request sent as reply
+    /// `reply_id`: the reply starts streaming.
+    pub fn begin_again(&self, again: Again, reply_id: String) {
+        match again.change {
+            Change::Restart { message, clear } => {
+                if clear {
+                    message.text.set(String::new());
+                }
+                self.restart(message, reply_id);
+            }
+            Change::Edit { index, user, text } => {
+                let len = self.messages.with_untracked(Vec::len);
+                self.remove_range(index + 1..len);
+                user.text.set(text);
+                user.status.set(Status::Done);
+                user.note.set(None);
+                user.error.set(None);
+                self.touch(&user);
+                let reply = self.push(Role::Assistant, String::new(), Status::Streaming, None);
+                self.activate(reply, reply_id);
+            }
+        }
     }
 
     /// Deletes the turn message `id` belongs to: its user message and the
@@ -955,6 +999,16 @@ mod tests {
     use super::*;
     use chatwire_protocol::Usage;
 
+    /// What a Continue/Retry/Regenerate/Edit sends; the chat changes as
+    /// once it is sent, as reply `reply_id`.
+    fn send_again(chat: &Chat, again: Option<Again>, reply_id: &str) -> Option<Vec<ChatMessage>> {
+        again.map(|a| {
+            let messages = a.messages.clone();
+            chat.begin_again(a, reply_id.into());
+            messages
+        })
+    }
+
     fn token(r: &str, t: &str) -> Event {
         Event::Token {
             reply: r.into(),
@@ -1135,7 +1189,7 @@ mod tests {
         chat.apply(token("r1", "part"));
         chat.connection_lost(false);
         let reply = last(&chat);
-        let sent = chat.continue_reply("r2".into()).unwrap();
+        let sent = send_again(&chat, chat.continue_reply(), "r2").unwrap();
         let roles: Vec<_> = sent.iter().map(|m| (m.role, m.content.as_str())).collect();
         assert_eq!(
             roles,
@@ -1150,12 +1204,15 @@ mod tests {
         chat.apply(token("r2", " more"));
         chat.apply(end("r2", EndReason::Complete));
         assert_eq!(reply.text.get_untracked(), "part more");
-        assert!(chat.retry("r3".into()).is_none(), "only unfinished replies");
+        assert!(
+            send_again(&chat, chat.retry(), "r3").is_none(),
+            "only unfinished replies"
+        );
 
         chat.begin_turn("again", None, "r4".into());
         chat.apply(token("r4", "x"));
         chat.connection_lost(false);
-        let sent = chat.retry("r5".into()).unwrap();
+        let sent = send_again(&chat, chat.retry(), "r5").unwrap();
         assert_eq!(sent.last().unwrap().content, "again");
         assert_eq!(sent.len(), 3);
         let reply = last(&chat);
@@ -1170,7 +1227,7 @@ mod tests {
             message: "boom".into(),
             fatal: false,
         });
-        let sent = chat.continue_reply("r6".into()).unwrap();
+        let sent = send_again(&chat, chat.continue_reply(), "r6").unwrap();
         assert_eq!(sent[sent.len() - 2].content, "fresh");
         assert_eq!(sent[sent.len() - 2].role, Role::Assistant);
     }
@@ -1206,7 +1263,7 @@ mod tests {
         assert!(m.sent_ms <= m.first_token_ms.unwrap() && m.first_token_ms <= m.ended_ms);
         // Stored with the message, and reset when it is asked again.
         assert_eq!(reply.data().metrics, Some(m));
-        chat.regenerate("r2".into()).unwrap();
+        send_again(&chat, chat.regenerate(), "r2").unwrap();
         assert_eq!(reply.metrics.get_value().unwrap().chunks, 0);
         chat.apply(Event::Error {
             reply: Some("r2".into()),
@@ -1223,18 +1280,18 @@ mod tests {
     fn regenerate_replaces_the_last_reply_finished_or_not() {
         let chat = Chat::new();
         assert!(
-            chat.regenerate("r0".into()).is_none(),
+            send_again(&chat, chat.regenerate(), "r0").is_none(),
             "nothing to regenerate"
         );
         finished_turn(&chat, "q1", "a1", "r1");
         finished_turn(&chat, "q2", "a2", "r2");
         let reply = last(&chat);
-        let sent = chat.regenerate("r3".into()).unwrap();
+        let sent = send_again(&chat, chat.regenerate(), "r3").unwrap();
         let sent: Vec<_> = sent.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(sent, ["q1", "a1", "q2"]);
         assert!(busy(&chat));
         assert!(
-            chat.regenerate("r4".into()).is_none(),
+            send_again(&chat, chat.regenerate(), "r4").is_none(),
             "not while streaming"
         );
         chat.apply(token("r3", "b2"));
@@ -1255,11 +1312,13 @@ mod tests {
             .iter()
             .map(|m| m.key.clone())
             .collect();
-        assert!(chat.edit_and_resend(second.id, "  ", "r4".into()).is_none());
-        let (sent, image) = chat
-            .edit_and_resend(second.id, "q2 edited", "r4".into())
-            .unwrap();
-        assert_eq!(image, None);
+        assert!(chat.edit_and_resend(second.id, "  ").is_none());
+        let again = chat.edit_and_resend(second.id, "q2 edited").unwrap();
+        assert_eq!(again.image, None);
+        // Nothing changes until the request is sent.
+        assert_eq!(chat.messages.with_untracked(Vec::len), 6);
+        assert_eq!(chat.messages.get_untracked()[2].text.get_untracked(), "q2");
+        let sent = send_again(&chat, Some(again), "r4").unwrap();
         let sent: Vec<_> = sent.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(sent, ["q1", "a1", "q2 edited"]);
         chat.apply(token("r4", "new a2"));
@@ -1281,7 +1340,7 @@ mod tests {
             .any(|m| m.id == second.id && m.text.get_untracked() == "q2 edited"));
         // Only user messages can be edited.
         let reply_id = last(&chat).id;
-        assert!(chat.edit_and_resend(reply_id, "x", "r5".into()).is_none());
+        assert!(chat.edit_and_resend(reply_id, "x").is_none());
     }
 
     #[test]
@@ -1308,7 +1367,7 @@ mod tests {
         assert!(!chat.delete_turn(v[4].id), "not while a reply streams");
         // History now leaves the deleted turns out.
         chat.apply(end("r4", EndReason::Complete));
-        let sent = chat.regenerate("r5".into()).unwrap();
+        let sent = send_again(&chat, chat.regenerate(), "r5").unwrap();
         let sent: Vec<_> = sent.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(sent, ["q3", "a3", "q4"]);
     }
@@ -1319,7 +1378,7 @@ mod tests {
         chat.load(vec![(Role::Assistant, "hello".into())]).unwrap();
         let m = last(&chat);
         m.status.set(Status::Interrupted);
-        assert!(chat.retry("r1".into()).is_none());
+        assert!(send_again(&chat, chat.retry(), "r1").is_none());
         assert_eq!(m.status.get_untracked(), Status::Interrupted);
         assert_eq!(m.text.get_untracked(), "hello");
         assert!(!busy(&chat));

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::chat::Chat;
+use crate::chat::{Again, Chat};
 use crate::config::{AppConfig, ConfigError, PageLocation};
 use crate::conn_state::ConnState;
 use crate::i18n::tr;
@@ -454,27 +454,30 @@ pub fn App(
     let can_send_again = Signal::derive(move || {
         conn.with(ConnState::is_open) && !chat.is_busy() && inputs.with(to_params).is_ok()
     });
-    // A new request about messages already in the chat: `begin` starts
-    // the reply in `chat` under the id given and returns what to send.
-    let ask_again = move |begin: &dyn Fn(String) -> Option<(Vec<ChatMessage>, Option<String>)>| {
+    // A new request about messages already in the chat: sent first, like
+    // a new message; then the chat changes as `again` says.
+    let ask_again = move |again: Option<Again>| {
         if !can_send_again.get_untracked() {
             return;
         }
+        let Some(again) = again else {
+            return;
+        };
         let reply_id = new_reply_id();
-        if let Some((messages, image)) = begin(reply_id.clone()) {
-            send_turn(reply_id, messages, image, &|| {});
-        }
+        let (messages, image) = (again.messages.clone(), again.image.clone());
+        let again = std::cell::Cell::new(Some(again));
+        send_turn(reply_id.clone(), messages, image, &|| {
+            if let Some(a) = again.take() {
+                chat.begin_again(a, reply_id.clone());
+            }
+        });
     };
     provide_context(ReplyActions {
-        continue_reply: Callback::new(move |()| {
-            ask_again(&|id| chat.continue_reply(id).map(|m| (m, None)))
-        }),
-        retry: Callback::new(move |()| ask_again(&|id| chat.retry(id).map(|m| (m, None)))),
-        regenerate: Callback::new(move |()| {
-            ask_again(&|id| chat.regenerate(id).map(|m| (m, None)))
-        }),
+        continue_reply: Callback::new(move |()| ask_again(chat.continue_reply())),
+        retry: Callback::new(move |()| ask_again(chat.retry())),
+        regenerate: Callback::new(move |()| ask_again(chat.regenerate())),
         edit: Callback::new(move |(message, text): (u64, String)| {
-            ask_again(&|id| chat.edit_and_resend(message, &text, id))
+            ask_again(chat.edit_and_resend(message, &text))
         }),
         delete_turn: Callback::new(move |id: u64| {
             chat.delete_turn(id);
