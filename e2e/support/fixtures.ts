@@ -32,6 +32,28 @@ export async function rawText(message: Locator): Promise<string> {
   return text;
 }
 
+/**
+ * From the next page load on, notes what the page shows each time a chat
+ * request leaves it: `"<messages> <last reply's data-status, or ->"`.
+ * Returns a function that reads the notes.
+ */
+export async function noteAtSend(page: Page): Promise<() => Promise<string[]>> {
+  await page.addInitScript(() => {
+    const send = WebSocket.prototype.send;
+    const w = window as unknown as { __atSend: string[] };
+    w.__atSend = [];
+    WebSocket.prototype.send = function (data) {
+      if (typeof data === 'string' && data.includes('"type":"chat"')) {
+        const replies = document.querySelectorAll('[data-testid="message"][data-role="assistant"]');
+        const last = replies[replies.length - 1];
+        w.__atSend.push(`${document.querySelectorAll('[data-testid="message"]').length} ${last?.getAttribute('data-status') ?? '-'}`);
+      }
+      return send.call(this, data);
+    };
+  });
+  return () => page.evaluate(() => (window as unknown as { __atSend: string[] }).__atSend);
+}
+
 export const test = base.extend<{
   server: Server;
   chat: Chat;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { test, expect, rawText } from '../support/fixtures';
+import { test, expect, rawText, noteAtSend } from '../support/fixtures';
 import { Server, DIST } from '../support/server';
 
 test('a reply streams with a blinking cursor and completes with the full text', async ({ chat, server }) => {
@@ -32,31 +32,33 @@ test('a reply streams with a blinking cursor and completes with the full text', 
   await expect(chat.composer).toHaveValue('');
 });
 
-test('the request leaves before the page draws the new turn', async ({ chat, page }) => {
+test('a request leaves before the page changes: a new message, Regenerate, Edit', async ({ chat, page }) => {
   // Sending first is worth about a millisecond of every reply: the view's
-  // updates for the new turn run after the request is handed to the
-  // socket, not before. What the page shows at that moment tells.
-  await page.addInitScript(() => {
-    const send = WebSocket.prototype.send;
-    const w = window as unknown as { __atSend: number[] };
-    w.__atSend = [];
-    WebSocket.prototype.send = function (data) {
-      if (typeof data === 'string' && data.includes('"type":"chat"')) {
-        w.__atSend.push(document.querySelectorAll('[data-testid="message"]').length);
-      }
-      return send.call(this, data);
-    };
-  });
+  // updates run after the request is handed to the socket, not before.
+  // What the page shows at that moment tells: how many messages, and the
+  // last reply's status.
+  const atSend = await noteAtSend(page);
   await chat.open();
   await chat.say('one !tokens=3 !tps=0');
   await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
   await chat.say('two !tokens=3 !tps=0');
   await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
-  // Messages on the page when each request left: none, then the first turn.
-  expect(await page.evaluate(() => (window as unknown as { __atSend: number[] }).__atSend)).toEqual([0, 2]);
-  // And the turn is all there once drawn, the composer cleared.
+  // The turn is all there once drawn, the composer cleared.
   await expect(chat.user).toHaveCount(2);
   await expect(chat.composer).toHaveValue('');
+  await chat.messages.last().hover();
+  await page.getByTestId('regenerate-reply').click();
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  const first = chat.user.first();
+  await first.hover();
+  await first.getByTestId('edit-message').click();
+  await first.getByTestId('edit-input').fill('one, edited !tokens=3 !tps=0');
+  await first.getByTestId('edit-input').press('Enter');
+  await expect(chat.messages).toHaveCount(2);
+  await expect(chat.assistant.last()).toHaveAttribute('data-status', 'done');
+  // No message, then the first turn; Regenerate with the old reply still
+  // shown as done, and Edit with the turns after the message still there.
+  expect(await atSend()).toEqual(['0 -', '2 done', '4 done', '4 done']);
 });
 
 test('no cursor animation under prefers-reduced-motion', async ({ chat, page }) => {
