@@ -999,8 +999,8 @@ mod tests {
     use super::*;
     use chatwire_protocol::Usage;
 
-    /// What a Continue/Retry/Regenerate/Edit sends; the chat changes as
-    /// once it is sent, as reply `reply_id`.
+    /// What a Continue/Retry/Regenerate/Edit sends; then the chat changes
+    /// as it does once the request is sent, as reply `reply_id`.
     fn send_again(chat: &Chat, again: Option<Again>, reply_id: &str) -> Option<Vec<ChatMessage>> {
         again.map(|a| {
             let messages = a.messages.clone();

@@ -56,7 +56,12 @@ pub fn hook() -> Result {
 
 fn build(hook: &Hook) -> Result {
     let root = root();
-    let profile = if hook.release { "wasm-release" } else { "dev" };
+    // Cargo's profile, and the directory it builds into.
+    let (profile, profile_dir) = if hook.release {
+        ("wasm-release", "wasm-release")
+    } else {
+        ("dev", "debug")
+    };
     step(&format!("wasm: cargo rustc ({profile}, relocations kept)"));
     run(cargo()
         .args([
@@ -70,11 +75,6 @@ fn build(hook: &Hook) -> Result {
         ])
         .args(["--", "-C", "link-args=--emit-relocs"])
         .current_dir(&root))?;
-    let profile_dir = if hook.release {
-        "wasm-release"
-    } else {
-        "debug"
-    };
     let input = root.join(format!("target/{TARGET}/{profile_dir}/{BIN}.wasm"));
     let wasm = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
     let hash = format!("{:016x}", crate::build::fnv1a(&wasm));
