@@ -75,9 +75,12 @@ impl Role {
     }
 }
 
-/// A frame sent by the server to the client.
+/// A frame sent by the server to the client. It is written as an
+/// internally tagged object (`"type"` first) and read through
+/// [`WireServerFrame`], one flat object, which keeps the browser's decoder
+/// small and reads a `delta` without buffering it first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "WireServerFrame")]
 pub enum ServerFrame {
     /// Answer to `hello`.
     Welcome {
@@ -134,6 +137,87 @@ pub enum ServerFrame {
         #[serde(default)]
         t: u64,
     },
+}
+
+/// Every field a server frame can have, each under one name and one type
+/// in every frame that has it (so the protocol must keep it that way: see
+/// docs/protocol.md, versioning). Fields a frame does not use are read and
+/// dropped; unknown fields are ignored.
+#[derive(Deserialize)]
+struct WireServerFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    v: Option<u32>,
+    server: Option<String>,
+    models: Option<Vec<ModelInfo>>,
+    heartbeat_ms: Option<u64>,
+    max_frame_bytes: Option<usize>,
+    id: Option<String>,
+    position: Option<u32>,
+    seq: Option<u64>,
+    model: Option<String>,
+    text: Option<String>,
+    finish_reason: Option<FinishReason>,
+    usage: Option<Usage>,
+    code: Option<ErrorCode>,
+    message: Option<String>,
+    t: Option<u64>,
+}
+
+/// A field the frame's type requires.
+fn required<T>(value: Option<T>, field: &'static str) -> Result<T, String> {
+    value.ok_or_else(|| format!("missing field `{field}`"))
+}
+
+impl TryFrom<WireServerFrame> for ServerFrame {
+    type Error = String;
+
+    fn try_from(w: WireServerFrame) -> Result<Self, String> {
+        Ok(match w.kind.as_str() {
+            "delta" => ServerFrame::Delta {
+                id: required(w.id, "id")?,
+                seq: required(w.seq, "seq")?,
+                text: required(w.text, "text")?,
+            },
+            "welcome" => ServerFrame::Welcome {
+                v: required(w.v, "v")?,
+                server: required(w.server, "server")?,
+                models: required(w.models, "models")?,
+                heartbeat_ms: required(w.heartbeat_ms, "heartbeat_ms")?,
+                max_frame_bytes: required(w.max_frame_bytes, "max_frame_bytes")?,
+            },
+            "models" => ServerFrame::Models {
+                models: required(w.models, "models")?,
+            },
+            "queued" => ServerFrame::Queued {
+                id: required(w.id, "id")?,
+                position: required(w.position, "position")?,
+            },
+            "start" => ServerFrame::Start {
+                id: required(w.id, "id")?,
+                seq: required(w.seq, "seq")?,
+                model: required(w.model, "model")?,
+            },
+            "end" => ServerFrame::End {
+                id: required(w.id, "id")?,
+                seq: required(w.seq, "seq")?,
+                finish_reason: required(w.finish_reason, "finish_reason")?,
+                usage: w.usage,
+            },
+            "error" => ServerFrame::Error {
+                id: w.id,
+                code: required(w.code, "code")?,
+                message: required(w.message, "message")?,
+            },
+            "ping" => ServerFrame::Ping {
+                t: w.t.unwrap_or(0),
+            },
+            "pong" => ServerFrame::Pong {
+                t: w.t.unwrap_or(0),
+            },
+            other => return Err(format!("unknown frame type `{other}`")),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -489,6 +573,69 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f, ServerFrame::error(None, ErrorCode::Other, "m"));
+    }
+
+    #[test]
+    fn server_frames_read_in_any_field_order_with_others_fields_dropped() {
+        // `type` last, a field of another frame type (`model` on a delta),
+        // an explicit null for an optional field.
+        let f = ServerFrame::decode(
+            r#"{"seq":3,"model":"m","text":"lo","id":"r1","usage":null,"type":"delta"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            ServerFrame::Delta {
+                id: "r1".into(),
+                seq: 3,
+                text: "lo".into()
+            }
+        );
+        assert_eq!(
+            ServerFrame::decode(
+                r#"{"type":"end","id":"r","seq":2,"finish_reason":"stop","usage":null}"#
+            ),
+            Ok(ServerFrame::End {
+                id: "r".into(),
+                seq: 2,
+                finish_reason: FinishReason::Stop,
+                usage: None
+            })
+        );
+        assert_eq!(
+            ServerFrame::decode(r#"{"type":"ping"}"#),
+            Ok(ServerFrame::Ping { t: 0 })
+        );
+    }
+
+    #[test]
+    fn server_frame_field_errors_name_the_field() {
+        for (text, field) in [
+            (
+                r#"{"type":"delta","id":"r","text":"x"}"#,
+                "missing field `seq`",
+            ),
+            (
+                r#"{"type":"start","id":"r","seq":0}"#,
+                "missing field `model`",
+            ),
+            (r#"{"type":"error","message":"m"}"#, "missing field `code`"),
+            (
+                r#"{"type":"delta","id":"r","seq":"1","text":"x"}"#,
+                "invalid type",
+            ),
+            (
+                r#"{"type":"end","id":"r","seq":1,"finish_reason":"bored"}"#,
+                "unknown variant",
+            ),
+        ] {
+            match ServerFrame::decode(text) {
+                Err(DecodeError::InvalidFields { detail, .. }) => {
+                    assert!(detail.contains(field), "{text}: {detail}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]
