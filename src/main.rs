@@ -15,6 +15,7 @@ mod metrics;
 mod params;
 mod protocol;
 mod reconnect;
+mod split;
 mod store;
 mod transport;
 mod ui;

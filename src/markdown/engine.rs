@@ -38,16 +38,7 @@ static ENGINE: Engine = Engine {
     render,
 };
 
-/// The renderer's module could not be fetched or instantiated (the
-/// browser's console has the cause).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoadFailed;
-
-impl From<wasm_split_helpers::SplitLoaderError> for LoadFailed {
-    fn from(_: wasm_split_helpers::SplitLoaderError) -> Self {
-        LoadFailed
-    }
-}
+pub use crate::split::LoadFailed;
 
 /// The renderer, once its module is loaded. A failed load is not
 /// remembered: the next call tries again.

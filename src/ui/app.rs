@@ -10,14 +10,14 @@ use crate::transport::{self, Command, Link, LinkEvent};
 use chatwire_protocol::ChatMessage;
 
 use super::attach::{AttachControls, Attachment};
-use super::backend_panel::{BackendPanel, BackendSettings};
+use super::backend_panel::BackendSettings;
 use super::composer::Composer;
 use super::conversations::{ConversationList, Conversations};
+use super::deferred::LoadState;
 use super::follow::Follow;
-use super::import::{ExportButton, ImportButton};
-use super::markdown_view::{Renderer, RendererState};
+use super::markdown_view::Renderer;
 use super::messages::{MessageList, ReplyActions};
-use super::params_panel::ParamsPanel;
+use super::settings_panel::{Settings, SettingsBindings, SettingsModule};
 use super::status::ConnectionStatus;
 
 const CLIENT_ID_KEY: &str = crate::store::CLIENT_ID;
@@ -252,6 +252,8 @@ pub fn App(
     // reply needs it.
     let renderer = Renderer::load();
     provide_context(renderer);
+    // So are the settings beside the chat.
+    let settings_module = SettingsModule::load();
     let client_id = client_id();
     let next_reply = StoredValue::new(0u64);
 
@@ -559,7 +561,8 @@ pub fn App(
     let title = config.title.clone();
     view! {
         <div class="app" class:embed=embed data-warmed=move || warmed.get().to_string()
-            data-renderer=move || renderer.state.get().as_str()>
+            data-renderer=move || renderer.state.get().as_str()
+            data-settings=move || settings_module.state.get().as_str()>
             <header class="top">
                 <h1 data-testid="app-title">
                     {logo.map(|l| view! { <span class="logo" data-testid="app-logo" aria-hidden="true">{l}</span> })}
@@ -583,7 +586,7 @@ pub fn App(
                 </div>
                 <ConnectionStatus state=conn notice=chat.notice/>
                 {move || chat.info.get().map(|i| view! { <p class="backend-info" data-testid="backend-notice">{i}</p> })}
-                <Show when=move || renderer.state.get() == RendererState::Failed>
+                <Show when=move || renderer.state.get() == LoadState::Failed>
                     <p class="backend-info" data-testid="renderer-notice" role="status">
                         {tr(
                             "Formatting could not be loaded: replies show as plain text until it is (retrying).",
@@ -611,10 +614,15 @@ pub fn App(
                     </div>
                 </div>
                 <aside class="side" class:open=settings_open id="settings" data-testid="settings">
-                    <ParamsPanel inputs caps limits=config.param_limits.clone()/>
-                    <BackendPanel caps protocol=config.protocol.as_str()
-                        settings on_clear_session/>
-                    <div class="conversation-actions"><ImportButton chat/><ExportButton chat/></div>
+                    <Settings module=settings_module bindings=SettingsBindings {
+                        inputs,
+                        caps,
+                        limits: config.param_limits.clone(),
+                        protocol: config.protocol.as_str(),
+                        settings,
+                        on_clear_session: Callback::new(move |()| on_clear_session()),
+                        chat,
+                    }/>
                 </aside>
             </div>
             <Composer text=draft enabled=Signal::derive(move || !closed.get())

@@ -13,8 +13,8 @@ use crate::chat::Status;
 use crate::markdown::engine::{self, Engine, Stream};
 use crate::markdown::ops::{self, Ops};
 use crate::markdown::{Final, Frame, VNode};
-use crate::reconnect::Backoff;
 
+use super::deferred::{self, LoadState};
 use super::lazy;
 
 #[wasm_bindgen(module = "/src/ui/dom_build.js")]
@@ -560,64 +560,25 @@ fn loaded() -> Option<&'static Engine> {
     ENGINE.with(std::cell::Cell::get)
 }
 
-/// Where the renderer's module is. Replies show as plain text
-/// (`data-render="plain"`), exact and complete, until it is loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RendererState {
-    Loading,
-    Ready,
-    /// The last attempt failed; another follows (capped backoff).
-    Failed,
-}
-
-impl RendererState {
-    /// Its name in `.app[data-renderer]`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Loading => "loading",
-            Self::Ready => "ready",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-/// The renderer's state, for the views (context).
+/// The renderer's state, for the views (context). Replies show as plain
+/// text (`data-render="plain"`), exact and complete, until it is loaded.
 #[derive(Clone, Copy)]
 pub struct Renderer {
-    pub state: RwSignal<RendererState>,
+    pub state: RwSignal<LoadState>,
     ready: Memo<bool>,
 }
 
 impl Renderer {
     /// Starts loading the renderer's module (once the app is mounted, so
     /// the first paint does not wait for it); once it is there, warms it
-    /// up while the page is idle. A failed load is tried again after
-    /// 1 s, 2 s, 4 s… up to 30 s, with jitter.
+    /// up while the page is idle. A failed load is tried again (see
+    /// [`deferred::load`]).
     pub fn load() -> Self {
-        let state = RwSignal::new(RendererState::Loading);
-        let ready = Memo::new(move |_| state.get() == RendererState::Ready);
-        leptos::task::spawn_local(async move {
-            let mut backoff = Backoff::new(
-                std::time::Duration::from_secs(1),
-                std::time::Duration::from_secs(30),
-            );
-            loop {
-                let next = match engine::load().await {
-                    Ok(e) => {
-                        ENGINE.with(|c| c.set(Some(e)));
-                        super::idle::when_idle(warm_up);
-                        RendererState::Ready
-                    }
-                    Err(engine::LoadFailed) => RendererState::Failed,
-                };
-                // A disposed signal: the app is gone.
-                if state.try_set(next).is_some() || next == RendererState::Ready {
-                    return;
-                }
-                let delay = backoff.next_delay(js_sys::Math::random());
-                gloo_timers::future::sleep(delay).await;
-            }
+        let state = deferred::load(engine::load, |e| {
+            ENGINE.with(|c| c.set(Some(e)));
+            super::idle::when_idle(warm_up);
         });
+        let ready = Memo::new(move |_| state.get() == LoadState::Ready);
         Self { state, ready }
     }
 }

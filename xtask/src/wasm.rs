@@ -97,7 +97,7 @@ fn build(hook: &Hook) -> Result {
     })
     .map_err(|e| format!("splitting {}: {e:#}", input.display()))?;
     if split.split_modules.is_empty() {
-        return Err("the app has no split point left: is `markdown::engine::load` gone?".into());
+        return Err("the app has no split point left: are `markdown::engine::load` and `ui::settings_panel::load` gone?".into());
     }
 
     step("wasm: wasm-bindgen");
