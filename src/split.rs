@@ -19,3 +19,14 @@ impl From<wasm_split_helpers::SplitLoaderError> for LoadFailed {
         LoadFailed
     }
 }
+
+/// Natively a split point's future is ready when first polled: its value,
+/// for tests.
+#[cfg(test)]
+pub fn ready_now<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    match std::pin::pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("a split point waited natively"),
+    }
+}

@@ -14,7 +14,7 @@ use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::config::Endpoint;
+use crate::config::{Endpoint, Protocol};
 use crate::conn_state::ConnState;
 use crate::protocol::{Decoded, Dialect, EndReason, Event, Turn};
 use crate::reconnect::Backoff;
@@ -67,7 +67,20 @@ impl Link {
 
 type Emit = Rc<dyn Fn(LinkEvent)>;
 
-pub fn spawn(endpoint: Endpoint, dialect: Dialect, emit: impl Fn(LinkEvent) + 'static) -> Link {
+/// The dialect to speak, and what its adapter starts from.
+pub struct DialectChoice {
+    pub protocol: Protocol,
+    /// This browser's stable id.
+    pub client_id: String,
+    /// A kept conversation id (`session` dialect).
+    pub session_id: Option<String>,
+}
+
+pub fn spawn(
+    endpoint: Endpoint,
+    dialect: DialectChoice,
+    emit: impl Fn(LinkEvent) + 'static,
+) -> Link {
     let (tx, rx) = unbounded();
     leptos::task::spawn_local(supervise(endpoint, dialect, rx, Rc::new(emit)));
     Link { tx }
@@ -90,11 +103,13 @@ enum Outcome {
 
 async fn supervise(
     endpoint: Endpoint,
-    mut dialect: Dialect,
+    choice: DialectChoice,
     mut rx: UnboundedReceiver<Command>,
     emit: Emit,
 ) {
     let mut backoff = Backoff::default();
+    // Commands that come meanwhile wait in `rx`, in order.
+    let mut dialect = load_dialect(&choice, &mut backoff, &emit).await;
     let mut first = true;
     loop {
         emit(LinkEvent::State(if first {
@@ -141,6 +156,26 @@ async fn supervise(
             .is_err()
         {
             return;
+        }
+    }
+}
+
+/// The dialect's adapter. The dialects other than `native` are a module of
+/// their own: fetched first, and tried again after the backoff delay, as a
+/// connection would be, until it is there.
+async fn load_dialect(choice: &DialectChoice, backoff: &mut Backoff, emit: &Emit) -> Dialect {
+    loop {
+        match Dialect::load(choice.protocol, &choice.client_id, choice.session_id.clone()).await {
+            Ok(dialect) => return dialect,
+            Err(crate::split::LoadFailed) => {
+                let delay = backoff.next_delay(js_sys::Math::random());
+                let delay_ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
+                emit(LinkEvent::State(ConnState::Reconnecting {
+                    attempt: backoff.attempt(),
+                    retry_in_ms: delay_ms,
+                }));
+                TimeoutFuture::new(delay_ms).await;
+            }
         }
     }
 }

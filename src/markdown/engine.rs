@@ -52,20 +52,11 @@ mod tests {
     use super::*;
     use crate::markdown::vnode::to_html;
 
-    /// Natively the split point's future is ready when first polled.
-    fn now<F: std::future::Future>(f: F) -> F::Output {
-        use std::task::{Context, Poll, Waker};
-        match std::pin::pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(out) => out,
-            Poll::Pending => panic!("the split point waited natively"),
-        }
-    }
-
     /// Natively the split point is a plain call, and what it hands out is
     /// the renderer itself: the same nodes, the same frames.
     #[test]
     fn the_loaded_engine_is_the_renderer() {
-        let engine = now(load()).expect("no module to fetch natively");
+        let engine = crate::split::ready_now(load()).expect("no module to fetch natively");
         let md = "# T\n\nSome *text* and `code`.\n\n```rust\nfn f() {}\n```\n";
         assert_eq!(to_html(&(engine.render)(md)), to_html(&render(md)));
         let mut ours = (engine.stream)();

@@ -7,6 +7,7 @@
 //! (the reply in flight, the Socket.IO handshake, the session id).
 
 pub mod native;
+pub mod others;
 pub mod nexlm;
 pub mod qwen;
 pub mod session;
@@ -184,14 +185,42 @@ pub enum StopKind {
     LocalOnly,
 }
 
+/// The adapter of one dialect, as the transport drives it. `native` is
+/// also called directly ([`Dialect::Native`]); the others are reached only
+/// through [`others::load`], a module of their own.
+pub trait Adapter: std::fmt::Debug {
+    fn socket_url(&self, base: &str) -> String;
+    fn on_open(&mut self, now_ms: u64) -> Decoded;
+    fn encode_turn(&mut self, turn: &Turn, now_ms: u64) -> Decoded;
+    fn stop(&mut self, reply: &str, now_ms: u64) -> Decoded;
+    fn decode(&mut self, text: &str, now_ms: u64) -> Result<Decoded, DecodeError>;
+    fn tick(&mut self, now_ms: u64) -> Decoded;
+    fn dead_after_ms(&self) -> Option<u64>;
+    fn on_close(&mut self);
+    /// See [`Dialect::set_session`]; only `session` keeps one.
+    fn set_session(&mut self, _id: Option<String>) {}
+}
+
+/// What a dialect can do, known from the configuration alone (before its
+/// module is loaded, so the UI shows the right controls at once).
+pub fn capabilities(protocol: Protocol) -> Capabilities {
+    match protocol {
+        Protocol::Native => native::Native::CAPABILITIES,
+        Protocol::Qwen => qwen::Qwen::CAPABILITIES,
+        Protocol::SocketIo => socketio::SocketIo::CAPABILITIES,
+        Protocol::Nexlm => nexlm::Nexlm::CAPABILITIES,
+        Protocol::Session => session::Session::CAPABILITIES,
+    }
+}
+
 /// The dialect spoken on the current connection.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Dialect {
+    /// The project's own protocol, in the main module.
     Native(native::Native),
-    Qwen(qwen::Qwen),
-    SocketIo(socketio::SocketIo),
-    Nexlm(nexlm::Nexlm),
-    Session(session::Session),
+    /// One of the others, from their module (a deployment speaks one
+    /// dialect: the others' code is not fetched before the app runs).
+    Other(Box<dyn Adapter>),
 }
 
 /// Dispatches to the adapter of the active dialect.
@@ -199,29 +228,24 @@ macro_rules! each {
     ($self:expr, $d:ident => $e:expr) => {
         match $self {
             Dialect::Native($d) => $e,
-            Dialect::Qwen($d) => $e,
-            Dialect::SocketIo($d) => $e,
-            Dialect::Nexlm($d) => $e,
-            Dialect::Session($d) => $e,
+            Dialect::Other($d) => $e,
         }
     };
 }
 
 impl Dialect {
-    /// `client_id`: this browser's stable id; `session_id`: a kept
-    /// conversation id (`session` dialect).
-    pub fn new(protocol: Protocol, client_id: &str, session_id: Option<String>) -> Self {
-        match protocol {
+    /// The adapter for `protocol`: `native` at once, the others once their
+    /// module is loaded. `client_id`: this browser's stable id;
+    /// `session_id`: a kept conversation id (`session` dialect).
+    pub async fn load(
+        protocol: Protocol,
+        client_id: &str,
+        session_id: Option<String>,
+    ) -> Result<Self, crate::split::LoadFailed> {
+        Ok(match protocol {
             Protocol::Native => Dialect::Native(native::Native::new(client_id)),
-            Protocol::Qwen => Dialect::Qwen(qwen::Qwen::default()),
-            Protocol::SocketIo => Dialect::SocketIo(socketio::SocketIo::default()),
-            Protocol::Nexlm => Dialect::Nexlm(nexlm::Nexlm::default()),
-            Protocol::Session => Dialect::Session(session::Session::new(client_id, session_id)),
-        }
-    }
-
-    pub fn capabilities(&self) -> Capabilities {
-        each!(self, d => d.capabilities())
+            other => Dialect::Other((others::load().await?.make)(other, client_id, session_id)),
+        })
     }
 
     /// The URL to open, from the configured backend URL.
@@ -238,17 +262,7 @@ impl Dialect {
     /// The frames that send `turn`, and anything to tell the user about
     /// them.
     pub fn encode_turn(&mut self, turn: &Turn, now_ms: u64) -> Decoded {
-        let send = match self {
-            Dialect::Native(d) => return d.encode_turn(turn, now_ms),
-            Dialect::Qwen(d) => d.encode_turn(turn, now_ms),
-            Dialect::SocketIo(d) => d.encode_turn(turn, now_ms),
-            Dialect::Nexlm(d) => d.encode_turn(turn, now_ms),
-            Dialect::Session(d) => d.encode_turn(turn, now_ms),
-        };
-        Decoded {
-            send,
-            ..Decoded::default()
-        }
+        each!(self, d => d.encode_turn(turn, now_ms))
     }
 
     /// The user stopped reply `reply`.
@@ -277,7 +291,7 @@ impl Dialect {
     pub fn resume(&mut self, reply: &str, after_seq: u64) -> Decoded {
         match self {
             Dialect::Native(d) => d.resume(reply, after_seq),
-            _ => Decoded::default(),
+            Dialect::Other(_) => Decoded::default(),
         }
     }
 
@@ -290,7 +304,7 @@ impl Dialect {
     /// dialect; `None` starts a new one). Each chatwire conversation keeps
     /// its own.
     pub fn set_session(&mut self, id: Option<String>) {
-        if let Dialect::Session(d) = self {
+        if let Dialect::Other(d) = self {
             d.set_session(id);
         }
     }
@@ -366,6 +380,35 @@ mod tests {
         }
     }
 
+    fn dialect(p: Protocol, session: Option<&str>) -> Dialect {
+        crate::split::ready_now(Dialect::load(p, "c", session.map(str::to_owned)))
+            .expect("no module to fetch natively")
+    }
+
+    #[test]
+    fn native_is_in_the_main_module_and_the_others_come_from_theirs() {
+        for p in Protocol::ALL {
+            let d = dialect(p, None);
+            assert_eq!(matches!(d, Dialect::Native(_)), p == Protocol::Native, "{p:?}");
+        }
+    }
+
+    /// Through the loaded module, the `session` dialect still follows the
+    /// conversation shown.
+    #[test]
+    fn a_loaded_session_dialect_takes_the_session_it_is_given() {
+        let mut d = dialect(Protocol::Session, Some("s1"));
+        let _ = d.on_open(0);
+        let first = d.encode_turn(&turn(), 0).send.join("");
+        assert!(first.contains(r#""session_id":"s1""#), "{first}");
+        d.set_session(Some("s2".into()));
+        let second = d.encode_turn(&turn(), 0).send.join("");
+        assert!(second.contains(r#""session_id":"s2""#), "{second}");
+        d.set_session(None);
+        let third = d.encode_turn(&turn(), 0).send.join("");
+        assert!(!third.contains("session_id\":\"s"), "{third}");
+    }
+
     proptest::proptest! {
         /// No frame, however malformed, makes any dialect panic, in any
         /// state (idle, or with a reply in flight, or stopping).
@@ -383,7 +426,7 @@ mod tests {
             stop_at in 0usize..12,
         ) {
             for p in Protocol::ALL {
-                let mut d = Dialect::new(p, "c", None);
+                let mut d = dialect(p, None);
                 let _ = d.on_open(0);
                 let _ = d.encode_turn(&turn(), 0);
                 for (i, f) in frames.iter().enumerate() {

@@ -36,21 +36,19 @@ impl Native {
         }
     }
 
-    pub fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            sampling: true,
-            repetition_penalty: true,
-            history: true,
-            model_choice: true,
-            stream_toggle: false,
-            image: false,
-            stop: StopKind::Acknowledged,
-            silence_end: false,
-            clear_session: false,
-            system_prompt: true,
-            resume: true,
-        }
-    }
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        sampling: true,
+        repetition_penalty: true,
+        history: true,
+        model_choice: true,
+        stream_toggle: false,
+        image: false,
+        stop: StopKind::Acknowledged,
+        silence_end: false,
+        clear_session: false,
+        system_prompt: true,
+        resume: true,
+    };
 
     pub fn socket_url(&self, base: &str) -> String {
         base.to_owned()
@@ -317,6 +315,33 @@ fn drop_oldest(messages: &mut Vec<chatwire_protocol::ChatMessage>, excess: usize
         dropped += 1;
     }
     dropped
+}
+
+impl super::Adapter for Native {
+    fn socket_url(&self, base: &str) -> String {
+        Native::socket_url(self, base)
+    }
+    fn on_open(&mut self, now_ms: u64) -> Decoded {
+        Native::on_open(self, now_ms)
+    }
+    fn encode_turn(&mut self, turn: &Turn, now_ms: u64) -> Decoded {
+        Native::encode_turn(self, turn, now_ms)
+    }
+    fn stop(&mut self, reply: &str, now_ms: u64) -> Decoded {
+        Native::stop(self, reply, now_ms)
+    }
+    fn decode(&mut self, text: &str, now_ms: u64) -> Result<Decoded, DecodeError> {
+        Native::decode(self, text, now_ms)
+    }
+    fn tick(&mut self, now_ms: u64) -> Decoded {
+        Native::tick(self, now_ms)
+    }
+    fn dead_after_ms(&self) -> Option<u64> {
+        Native::dead_after_ms(self)
+    }
+    fn on_close(&mut self) {
+        Native::on_close(self)
+    }
 }
 
 #[cfg(test)]

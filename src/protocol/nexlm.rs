@@ -30,21 +30,19 @@ struct Request<'a> {
 }
 
 impl Nexlm {
-    pub fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            sampling: false,
-            repetition_penalty: false,
-            history: false,
-            model_choice: true,
-            stream_toggle: false,
-            image: false,
-            stop: StopKind::CloseSocket,
-            silence_end: true,
-            clear_session: false,
-            system_prompt: false,
-            resume: false,
-        }
-    }
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        sampling: false,
+        repetition_penalty: false,
+        history: false,
+        model_choice: true,
+        stream_toggle: false,
+        image: false,
+        stop: StopKind::CloseSocket,
+        silence_end: true,
+        clear_session: false,
+        system_prompt: false,
+        resume: false,
+    };
 
     pub fn socket_url(&self, base: &str) -> String {
         base.to_owned()

@@ -36,21 +36,19 @@ struct Request<'a> {
 }
 
 impl Qwen {
-    pub fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            sampling: true,
-            repetition_penalty: true,
-            history: true,
-            model_choice: false,
-            stream_toggle: false,
-            image: false,
-            stop: StopKind::Requested,
-            silence_end: true,
-            clear_session: false,
-            system_prompt: false,
-            resume: false,
-        }
-    }
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        sampling: true,
+        repetition_penalty: true,
+        history: true,
+        model_choice: false,
+        stream_toggle: false,
+        image: false,
+        stop: StopKind::Requested,
+        silence_end: true,
+        clear_session: false,
+        system_prompt: false,
+        resume: false,
+    };
 
     pub fn socket_url(&self, base: &str) -> String {
         base.to_owned()

@@ -56,21 +56,19 @@ impl Session {
         }
     }
 
-    pub fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            sampling: false,
-            repetition_penalty: false,
-            history: false,
-            model_choice: true,
-            stream_toggle: true,
-            image: false,
-            stop: StopKind::Acknowledged,
-            silence_end: false,
-            clear_session: true,
-            system_prompt: false,
-            resume: false,
-        }
-    }
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        sampling: false,
+        repetition_penalty: false,
+        history: false,
+        model_choice: true,
+        stream_toggle: true,
+        image: false,
+        stop: StopKind::Acknowledged,
+        silence_end: false,
+        clear_session: true,
+        system_prompt: false,
+        resume: false,
+    };
 
     /// `{base}/{client_id}`, as the seed's page builds it.
     pub fn socket_url(&self, base: &str) -> String {

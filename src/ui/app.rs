@@ -5,7 +5,7 @@ use crate::config::{AppConfig, ConfigError, PageLocation};
 use crate::conn_state::ConnState;
 use crate::i18n::tr;
 use crate::params::ParamInputs;
-use crate::protocol::{Dialect, Event, StopKind, Turn};
+use crate::protocol::{Event, StopKind, Turn};
 use crate::transport::{self, Command, Link, LinkEvent};
 use chatwire_protocol::ChatMessage;
 
@@ -262,12 +262,12 @@ pub fn App(
             convs.set_session_id(Some(id));
         }
     }
-    let dialect = Dialect::new(
-        config.protocol,
-        &client_id,
-        convs.current.with_untracked(|c| c.session_id.clone()),
-    );
-    let caps = dialect.capabilities();
+    let dialect = transport::DialectChoice {
+        protocol: config.protocol,
+        client_id: client_id.clone(),
+        session_id: convs.current.with_untracked(|c| c.session_id.clone()),
+    };
+    let caps = crate::protocol::capabilities(config.protocol);
     let settings = BackendSettings::new(
         config.models.clone(),
         config.history_window,

@@ -79,21 +79,19 @@ fn response_fields(args: &[Value]) -> Result<(&str, &str), DecodeError> {
 }
 
 impl SocketIo {
-    pub fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            sampling: false,
-            repetition_penalty: false,
-            history: false,
-            model_choice: false,
-            stream_toggle: false,
-            image: true,
-            stop: StopKind::LocalOnly,
-            silence_end: false,
-            clear_session: false,
-            system_prompt: false,
-            resume: false,
-        }
-    }
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        sampling: false,
+        repetition_penalty: false,
+        history: false,
+        model_choice: false,
+        stream_toggle: false,
+        image: true,
+        stop: StopKind::LocalOnly,
+        silence_end: false,
+        clear_session: false,
+        system_prompt: false,
+        resume: false,
+    };
 
     /// `{base}/socket.io/?EIO=4&transport=websocket`, unless the base
     /// already names the Socket.IO path.
