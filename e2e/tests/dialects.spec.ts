@@ -21,6 +21,42 @@ async function assistantText(page: Page, index: number) {
   return rawText(page.locator('[data-testid="message"][data-role="assistant"]').nth(index));
 }
 
+test('the other dialects are a module a native page never fetches; if it cannot load, the app retries, then connects and sends what waited', async ({ page, server, startPeer }) => {
+  // Not the `chat` fixture: the refused fetches are console errors here.
+  const fetched: string[] = [];
+  page.on('request', (r) => {
+    if (/\/split_dialects-[0-9a-f]+\.wasm$/.test(r.url())) fetched.push(r.url());
+  });
+  const status = page.getByTestId('connection-status');
+  await page.goto(`${server.url}/`);
+  await expect(status).toHaveAttribute('data-state', 'open');
+  await expect(page.locator('.app')).toHaveAttribute('data-renderer', 'ready');
+  expect(fetched).toEqual([]);
+
+  const peer = await startPeer('qwen');
+  let blocked = true;
+  let tries = 0;
+  await page.route(/\/split_dialects-[0-9a-f]+\.wasm$/, (route) => {
+    tries += 1;
+    return blocked ? route.abort('connectionrefused') : route.continue();
+  });
+  await page.goto(`${server.url}/${q({ protocol: 'qwen', backend: `${peer.ws}/ws` })}`);
+  await expect(status).toHaveAttribute('data-state', 'reconnecting');
+  await page.getByTestId('composer').fill('你好 qwen');
+  await page.getByTestId('composer').press('Enter');
+  const user = page.locator('[data-testid="message"][data-role="user"]');
+  await expect(user).toHaveAttribute('data-status', 'pending');
+
+  blocked = false;
+  await expect(status).toHaveAttribute('data-state', 'open', { timeout: 15_000 });
+  const reply = page.locator('[data-testid="message"][data-role="assistant"]').first();
+  await expect(reply).toHaveAttribute('data-status', 'done');
+  const rec = await peer.record();
+  expect(rec.received[0].message).toBe('你好 qwen');
+  expect(await assistantText(page, 0)).toBe(rec.generations[0].text);
+  expect(tries).toBeGreaterThan(1);
+});
+
 test.describe('qwen (seed 000)', () => {
   test('two turns stream and complete; history and parameters reach the peer', async ({ chat, page, startPeer }) => {
     const peer = await startPeer('qwen');
