@@ -165,7 +165,13 @@ async fn supervise(
 /// connection would be, until it is there.
 async fn load_dialect(choice: &DialectChoice, backoff: &mut Backoff, emit: &Emit) -> Dialect {
     loop {
-        match Dialect::load(choice.protocol, &choice.client_id, choice.session_id.clone()).await {
+        match Dialect::load(
+            choice.protocol,
+            &choice.client_id,
+            choice.session_id.clone(),
+        )
+        .await
+        {
             Ok(dialect) => return dialect,
             Err(crate::split::LoadFailed) => {
                 let delay = backoff.next_delay(js_sys::Math::random());

@@ -146,27 +146,29 @@ test('the three parameters set in the UI arrive at the server', async ({ chat, p
   await expect(chat.assistant.last().getByTestId('message-note')).toContainText('max_tokens');
 });
 
-test('if the settings cannot load, messages go with the parameters as last set, and the panel comes on a retry', async ({ page, server }) => {
+test('if the side panels cannot load, messages go with the parameters as last set, and the panels come on a retry', async ({ page, server }) => {
   // Not the `chat` fixture: the refused fetches are console errors here.
   const uncaught: string[] = [];
   page.on('pageerror', (e) => uncaught.push(e.message));
   const status = page.getByTestId('connection-status');
   await page.goto(`${server.url}/`);
-  await expect(page.locator('.app')).toHaveAttribute('data-settings', 'ready');
+  await expect(page.locator('.app')).toHaveAttribute('data-panels', 'ready');
   await page.getByTestId('temperature').fill('1.3');
   await page.getByTestId('max-tokens').fill('5');
 
   let blocked = true;
   let asked = 0;
-  await page.route(/\/split_settings-[0-9a-f]+\.wasm$/, (route) => {
+  await page.route(/\/split_panels-[0-9a-f]+\.wasm$/, (route) => {
     asked += 1;
     return blocked ? route.abort('connectionrefused') : route.continue();
   });
   await page.goto(`${server.url}/`);
   await expect(status).toHaveAttribute('data-state', 'open');
-  await expect(page.locator('.app')).toHaveAttribute('data-settings', 'failed');
+  await expect(page.locator('.app')).toHaveAttribute('data-panels', 'failed');
   await expect(page.getByTestId('settings-notice')).toBeVisible();
+  await expect(page.getByTestId('conversations-notice')).toBeVisible();
   await expect(page.getByTestId('temperature')).toHaveCount(0);
+  await expect(page.getByTestId('new-conversation')).toHaveCount(0);
   await page.getByTestId('composer').fill('while the settings are away !tokens=50 !tps=0');
   await page.getByTestId('composer').press('Enter');
   await expect(page.locator('[data-testid="message"][data-role="assistant"]').last()).toHaveAttribute('data-status', 'done');
@@ -178,7 +180,11 @@ test('if the settings cannot load, messages go with the parameters as last set, 
   await expect(page.getByTestId('temperature')).toHaveValue('1.3', { timeout: 15_000 });
   await expect(page.getByTestId('max-tokens')).toHaveValue('5');
   await expect(page.getByTestId('settings-notice')).toHaveCount(0);
-  await expect(page.locator('.app')).toHaveAttribute('data-settings', 'ready');
+  await expect(page.getByTestId('conversations-notice')).toHaveCount(0);
+  // The conversation list lists the one just had, as current.
+  await expect(page.getByTestId('conversation')).toHaveCount(1);
+  await expect(page.getByTestId('conversation')).toHaveAttribute('data-current', 'true');
+  await expect(page.locator('.app')).toHaveAttribute('data-panels', 'ready');
   expect(asked).toBeGreaterThan(1);
   expect(uncaught).toEqual([]);
 });

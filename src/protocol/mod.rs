@@ -7,8 +7,8 @@
 //! (the reply in flight, the Socket.IO handshake, the session id).
 
 pub mod native;
-pub mod others;
 pub mod nexlm;
+pub mod others;
 pub mod qwen;
 pub mod session;
 pub mod silence;
@@ -389,7 +389,11 @@ mod tests {
     fn native_is_in_the_main_module_and_the_others_come_from_theirs() {
         for p in Protocol::ALL {
             let d = dialect(p, None);
-            assert_eq!(matches!(d, Dialect::Native(_)), p == Protocol::Native, "{p:?}");
+            assert_eq!(
+                matches!(d, Dialect::Native(_)),
+                p == Protocol::Native,
+                "{p:?}"
+            );
         }
     }
 

@@ -12,12 +12,12 @@ use chatwire_protocol::ChatMessage;
 use super::attach::{AttachControls, Attachment};
 use super::backend_panel::BackendSettings;
 use super::composer::Composer;
-use super::conversations::{ConversationList, Conversations};
+use super::conversations::Conversations;
 use super::deferred::LoadState;
 use super::follow::Follow;
 use super::markdown_view::Renderer;
 use super::messages::{MessageList, ReplyActions};
-use super::settings_panel::{Settings, SettingsBindings, SettingsModule};
+use super::panels::{ConversationList, PanelsModule, Settings, SettingsBindings};
 use super::status::ConnectionStatus;
 
 const CLIENT_ID_KEY: &str = crate::store::CLIENT_ID;
@@ -252,8 +252,8 @@ pub fn App(
     // reply needs it.
     let renderer = Renderer::load();
     provide_context(renderer);
-    // So are the settings beside the chat.
-    let settings_module = SettingsModule::load();
+    // So are the side panels' contents (conversations, settings).
+    let panels = PanelsModule::load();
     let client_id = client_id();
     let next_reply = StoredValue::new(0u64);
 
@@ -562,7 +562,7 @@ pub fn App(
     view! {
         <div class="app" class:embed=embed data-warmed=move || warmed.get().to_string()
             data-renderer=move || renderer.state.get().as_str()
-            data-settings=move || settings_module.state.get().as_str()>
+            data-panels=move || panels.state.get().as_str()>
             <header class="top">
                 <h1 data-testid="app-title">
                     {logo.map(|l| view! { <span class="logo" data-testid="app-logo" aria-hidden="true">{l}</span> })}
@@ -598,7 +598,7 @@ pub fn App(
             <ConfigErrors errors/>
             {move || convs.notice.get().map(|n| view! { <p class="storage-notice" data-testid="storage-notice" role="alert">{n}</p> })}
             <div class="layout">
-                {(!embed).then(|| view! { <ConversationList convs open=convs_open/> })}
+                {(!embed).then(|| view! { <ConversationList module=panels convs open=convs_open/> })}
                 <div class="transcript-wrap">
                     <section class="transcript" aria-label=tr("Conversation", "对话") data-testid="transcript" node_ref=follow.el
                         on:scroll=move |_| follow.on_scroll()
@@ -614,7 +614,7 @@ pub fn App(
                     </div>
                 </div>
                 <aside class="side" class:open=settings_open id="settings" data-testid="settings">
-                    <Settings module=settings_module bindings=SettingsBindings {
+                    <Settings module=panels bindings=SettingsBindings {
                         inputs,
                         caps,
                         limits: config.param_limits.clone(),

@@ -332,8 +332,11 @@ impl Conversations {
     }
 }
 
+/// What the conversation list holds: New conversation, the undo bar and
+/// the conversations, newest first (in the side panels' module, see
+/// `panels`).
 #[component]
-pub fn ConversationList(
+pub fn ConversationItems(
     convs: Conversations,
     /// Open as an overlay (narrow screens); closed again once a
     /// conversation is picked.
@@ -351,7 +354,6 @@ pub fn ConversationList(
         l
     };
     view! {
-        <nav class="conversations" id="conversations" class:open=open aria-label=tr("Conversations", "会话") data-testid="conversations">
             <button type="button" class="new-conversation" data-testid="new-conversation"
                 on:click=move |_| {
                     convs.new_conversation();
@@ -417,6 +419,5 @@ pub fn ConversationList(
                     }
                 } />
             </ul>
-        </nav>
     }
 }

@@ -14,7 +14,7 @@ mod import;
 mod lazy;
 mod markdown_view;
 mod messages;
+mod panels;
 mod params_panel;
 mod reveal;
-mod settings_panel;
 mod status;
