@@ -146,6 +146,7 @@ async function newPage(browser) {
     };
     at('[data-testid="connection-status"][data-state="open"]', '__socketOpen');
     at('.app[data-renderer="ready"]', '__rendererReady');
+    at('.app[data-panels="ready"]', '__panelsReady');
   });
   return { context, page };
 }
@@ -473,7 +474,8 @@ async function loadBench(browser) {
   for (const m of html.matchAll(/(?:href|src)="(\.?\/[^"]+)"/g)) refs.add(m[1].replace(/^\.\//, '/'));
   // What the page needs before it runs: its links, what the boot script
   // names, and the modules the JS imports. The split modules (the
-  // markdown renderer) are fetched once the app is up: listed apart.
+  // markdown renderer, the side panels, and the dialects other than
+  // native, which a native page never fetches) come later: listed apart.
   const later = new Set();
   const seen = new Set();
   const scan = async (f) => {
@@ -513,13 +515,14 @@ async function loadBench(browser) {
   };
   rows.push(['total before the app runs', ...(await sizes(files))]);
   if (later.size) {
-    rows.push(['total after it is up (split modules)', ...(await sizes([...later].sort()))]);
+    rows.push(['total of the split modules (fetched once the app is up; split_dialects only for the other dialects)', ...(await sizes([...later].sort()))]);
   }
   table('First load: bytes over the wire (budget: 250 KB = 256,000 B gzip, before the app runs)', ['file', 'raw', 'gzip', 'brotli'], rows);
 
   const ready = [];
   const open = [];
   const renderer = [];
+  const panels = [];
   const floor = [];
   for (let r = 0; r < 5; r++) {
     const { context, page } = await newPage(browser);
@@ -531,6 +534,10 @@ async function loadBench(browser) {
     if (await page.locator('.app[data-renderer]').count()) {
       await page.waitForFunction(() => window.__rendererReady !== undefined, null, { timeout: 30_000 });
       renderer.push(await page.evaluate(() => window.__rendererReady));
+    }
+    if (await page.locator('.app[data-panels]').count()) {
+      await page.waitForFunction(() => window.__panelsReady !== undefined, null, { timeout: 30_000 });
+      panels.push(await page.evaluate(() => window.__panelsReady));
     }
     await context.close();
     // The floor: a page that fetches the same files, compiles the wasm and
@@ -557,7 +564,7 @@ async function loadBench(browser) {
   }
   // The same on a slower link (Chrome's network emulation): what the bytes
   // before the app runs cost where the network, not localhost, is the limit.
-  const slow = { ready: [], renderer: [], bytes: [] };
+  const slow = { ready: [], renderer: [], panels: [], bytes: [] };
   for (let r = 0; r < 5; r++) {
     const { context, page } = await newPage(browser);
     const cdp = await context.newCDPSession(page);
@@ -583,6 +590,10 @@ async function loadBench(browser) {
       await page.waitForFunction(() => window.__rendererReady !== undefined, null, { timeout: 60_000 });
       slow.renderer.push(await page.evaluate(() => window.__rendererReady));
     }
+    if (await page.locator('.app[data-panels]').count()) {
+      await page.waitForFunction(() => window.__panelsReady !== undefined, null, { timeout: 60_000 });
+      slow.panels.push(await page.evaluate(() => window.__panelsReady));
+    }
     await context.close();
   }
   const link = `${SLOW.mbit} Mbit/s, ${SLOW.rttMs} ms RTT`;
@@ -591,9 +602,11 @@ async function loadBench(browser) {
     ['floor: fetch the same files + compile wasm + open socket', ms(median(floor))],
     ['app: socket open', ms(median(open))],
     ...(renderer.length ? [['app: markdown renderer loaded (its module fetched once the app is up)', ms(median(renderer))]] : []),
+    ...(panels.length ? [['app: side panels loaded (their module fetched once the app is up)', ms(median(panels))]] : []),
     [`app on a ${link} link`, ms(median(slow.ready))],
     [`  bytes received before the composer takes input (B)`, Math.round(median(slow.bytes)).toLocaleString('en-US')],
     ...(slow.renderer.length ? [[`  markdown renderer loaded, same link`, ms(median(slow.renderer))]] : []),
+    ...(slow.panels.length ? [[`  side panels loaded, same link`, ms(median(slow.panels))]] : []),
   ]);
 }
 
