@@ -54,6 +54,21 @@ export async function noteAtSend(page: Page): Promise<() => Promise<string[]>> {
   return () => page.evaluate(() => (window as unknown as { __atSend: string[] }).__atSend);
 }
 
+/**
+ * Refuses every request for `url` (as a network failure) until
+ * `release()` is called; `asked()` counts the requests, refused or not.
+ * For a split module that cannot load, then can.
+ */
+export async function refuseUntilReleased(page: Page, url: RegExp) {
+  let refused = true;
+  let asked = 0;
+  await page.route(url, (route) => {
+    asked += 1;
+    return refused ? route.abort('connectionrefused') : route.continue();
+  });
+  return { release: () => { refused = false; }, asked: () => asked };
+}
+
 export const test = base.extend<{
   server: Server;
   chat: Chat;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
-import { test, expect, rawText, noteAtSend } from '../support/fixtures';
+import { test, expect, rawText, noteAtSend, refuseUntilReleased } from '../support/fixtures';
 import { Server, DIST } from '../support/server';
 
 test('a reply streams with a blinking cursor and completes with the full text', async ({ chat, server }) => {
@@ -156,12 +156,7 @@ test('if the side panels cannot load, messages go with the parameters as last se
   await page.getByTestId('temperature').fill('1.3');
   await page.getByTestId('max-tokens').fill('5');
 
-  let blocked = true;
-  let asked = 0;
-  await page.route(/\/split_panels-[0-9a-f]+\.wasm$/, (route) => {
-    asked += 1;
-    return blocked ? route.abort('connectionrefused') : route.continue();
-  });
+  const refused = await refuseUntilReleased(page, /\/split_panels-[0-9a-f]+\.wasm$/);
   await page.goto(`${server.url}/`);
   await expect(status).toHaveAttribute('data-state', 'open');
   await expect(page.locator('.app')).toHaveAttribute('data-panels', 'failed');
@@ -176,7 +171,7 @@ test('if the side panels cannot load, messages go with the parameters as last se
   expect(record!.request.params).toMatchObject({ temperature: 1.3, max_tokens: 5 });
   expect(record!.tokens_sent).toBe(5);
 
-  blocked = false;
+  refused.release();
   await expect(page.getByTestId('temperature')).toHaveValue('1.3', { timeout: 15_000 });
   await expect(page.getByTestId('max-tokens')).toHaveValue('5');
   await expect(page.getByTestId('settings-notice')).toHaveCount(0);
@@ -185,7 +180,7 @@ test('if the side panels cannot load, messages go with the parameters as last se
   await expect(page.getByTestId('conversation')).toHaveCount(1);
   await expect(page.getByTestId('conversation')).toHaveAttribute('data-current', 'true');
   await expect(page.locator('.app')).toHaveAttribute('data-panels', 'ready');
-  expect(asked).toBeGreaterThan(1);
+  expect(refused.asked()).toBeGreaterThan(1);
   expect(uncaught).toEqual([]);
 });
 
@@ -412,8 +407,10 @@ test('the built app works from a static host under any path, not only at its roo
     await expect(reply).toHaveAttribute('data-status', 'done');
     await expect(reply.locator('h1')).toHaveText('Heading');
     await expect(page.locator('.app')).toHaveAttribute('data-renderer', 'ready');
+    await expect(page.locator('.app')).toHaveAttribute('data-panels', 'ready');
     expect(asked.filter((p) => !p.startsWith('/tools/chat/'))).toEqual([]);
     expect(asked.some((p) => /^\/tools\/chat\/split_markdown-[0-9a-f]+\.wasm$/.test(p))).toBe(true);
+    expect(asked.some((p) => /^\/tools\/chat\/split_panels-[0-9a-f]+\.wasm$/.test(p))).toBe(true);
   } finally {
     await new Promise((r) => host.close(() => r(undefined)));
   }

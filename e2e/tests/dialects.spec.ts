@@ -2,7 +2,7 @@
 // (e2e/peers). The app is served by the companion server and pointed at the
 // peer with ?protocol=…&backend=…; what the app sent is checked from the
 // peer's side.
-import { test, expect, rawText } from '../support/fixtures';
+import { test, expect, rawText, refuseUntilReleased } from '../support/fixtures';
 import type { Page } from '@playwright/test';
 
 const q = (params: Record<string, string>) => '?' + new URLSearchParams(params).toString();
@@ -34,12 +34,7 @@ test('the other dialects are a module a native page never fetches; if it cannot 
   expect(fetched).toEqual([]);
 
   const peer = await startPeer('qwen');
-  let blocked = true;
-  let tries = 0;
-  await page.route(/\/split_dialects-[0-9a-f]+\.wasm$/, (route) => {
-    tries += 1;
-    return blocked ? route.abort('connectionrefused') : route.continue();
-  });
+  const refused = await refuseUntilReleased(page, /\/split_dialects-[0-9a-f]+\.wasm$/);
   await page.goto(`${server.url}/${q({ protocol: 'qwen', backend: `${peer.ws}/ws` })}`);
   await expect(status).toHaveAttribute('data-state', 'reconnecting');
   await page.getByTestId('composer').fill('你好 qwen');
@@ -47,14 +42,14 @@ test('the other dialects are a module a native page never fetches; if it cannot 
   const user = page.locator('[data-testid="message"][data-role="user"]');
   await expect(user).toHaveAttribute('data-status', 'pending');
 
-  blocked = false;
+  refused.release();
   await expect(status).toHaveAttribute('data-state', 'open', { timeout: 15_000 });
   const reply = page.locator('[data-testid="message"][data-role="assistant"]').first();
   await expect(reply).toHaveAttribute('data-status', 'done');
   const rec = await peer.record();
   expect(rec.received[0].message).toBe('你好 qwen');
   expect(await assistantText(page, 0)).toBe(rec.generations[0].text);
-  expect(tries).toBeGreaterThan(1);
+  expect(refused.asked()).toBeGreaterThan(1);
 });
 
 test.describe('qwen (seed 000)', () => {

@@ -2,7 +2,7 @@
 // the XSS corpus, in Chromium under the server's strict CSP. Replies come
 // from the scripted engine's `!echo` directive: the reply is the prompt's
 // text after its first line, streamed in `!chunk=N` character tokens.
-import { test, expect, rawText, Chat } from '../support/fixtures';
+import { test, expect, rawText, Chat, refuseUntilReleased } from '../support/fixtures';
 import { XSS_PAYLOADS } from '../fixtures/xss';
 import * as fs from 'node:fs';
 
@@ -409,12 +409,7 @@ test('the warm-up after load (a sample turn, never shown) leaves no trace', asyn
 test('if the markdown renderer cannot load, replies show as exact plain text until a retry loads it', async ({ page, server }) => {
   const uncaught: string[] = [];
   page.on('pageerror', (e) => uncaught.push(e.message));
-  let blocked = true;
-  let asked = 0;
-  await page.route(/\/split_markdown-[0-9a-f]+\.wasm$/, (route) => {
-    asked += 1;
-    return blocked ? route.abort('connectionrefused') : route.continue();
-  });
+  const refused = await refuseUntilReleased(page, /\/split_markdown-[0-9a-f]+\.wasm$/);
   await page.goto(`${server.url}/`);
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-state', 'open');
   await expect(page.getByTestId('renderer-notice')).toBeVisible();
@@ -431,7 +426,7 @@ test('if the markdown renderer cannot load, replies show as exact plain text unt
   // The composer still works meanwhile.
   await expect(page.getByTestId('composer')).toBeEditable();
 
-  blocked = false;
+  refused.release();
   await expect(body).toHaveAttribute('data-render', 'complete', { timeout: 15_000 });
   await expect(body.locator('h1')).toHaveText('Title');
   await expect(body.locator('em')).toHaveText('text');
@@ -439,7 +434,7 @@ test('if the markdown renderer cannot load, replies show as exact plain text unt
   await expect(body.locator('b')).toHaveCount(0);
   await expect(page.getByTestId('renderer-notice')).toHaveCount(0);
   await expect(page.locator('.app')).toHaveAttribute('data-renderer', 'ready');
-  expect(asked).toBeGreaterThan(1);
+  expect(refused.asked()).toBeGreaterThan(1);
   expect(uncaught).toEqual([]);
 });
 
