@@ -1,4 +1,4 @@
-//! `cargo xtask bench <load|engine>`: benchmarks that print tables.
+//! `cargo xtask bench <load|codec|engine|render|soak>`: benchmarks that print tables.
 
 use std::process::Command;
 
@@ -24,6 +24,21 @@ pub fn run_bench(args: &[String]) -> Result {
             run(Command::new(root.join("target/release/load"))
                 .arg("--server")
                 .arg(build::server_binary())
+                .args(&args[1..])
+                .current_dir(&root))
+        }
+        Some("codec") => {
+            step("bench: server frame decoding (native)");
+            run(cargo()
+                .args([
+                    "run",
+                    "--release",
+                    "-p",
+                    "chatwire-bench",
+                    "--bin",
+                    "codec",
+                    "--",
+                ])
                 .args(&args[1..])
                 .current_dir(&root))
         }
@@ -54,7 +69,7 @@ pub fn run_bench(args: &[String]) -> Result {
             soak(&args[1..])
         }
         _ => Err(
-            "usage: cargo xtask bench <load [N ...] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] [--only load,stream,blocks,history] [--block-lines N] [--delta-interval-ms N] | soak [--cycles 20]>"
+            "usage: cargo xtask bench <load [N ...] | codec [--frames N] | engine [--threads N ...] | render [--reps N] [--sizes 1000,5000,20000] [--only load,stream,blocks,history] [--block-lines N] [--delta-interval-ms N] | soak [--cycles 20]>"
                 .into(),
         ),
     }
