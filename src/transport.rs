@@ -109,7 +109,9 @@ async fn supervise(
 ) {
     let mut backoff = Backoff::default();
     // Commands that come meanwhile wait in `rx`, in order.
-    let mut dialect = load_dialect(&choice, &mut backoff, &emit).await;
+    let Some(mut dialect) = load_dialect(&choice, &mut backoff, &emit).await else {
+        return;
+    };
     let mut first = true;
     loop {
         emit(LinkEvent::State(if first {
@@ -162,28 +164,28 @@ async fn supervise(
 
 /// The dialect's adapter. The dialects other than `native` are a module of
 /// their own: fetched first, and tried again after the backoff delay, as a
-/// connection would be, until it is there.
-async fn load_dialect(choice: &DialectChoice, backoff: &mut Backoff, emit: &Emit) -> Dialect {
-    loop {
-        match Dialect::load(
+/// connection would be, until it is there (`None`: never, as it is tried
+/// for as long as the page lives).
+async fn load_dialect(
+    choice: &DialectChoice,
+    backoff: &mut Backoff,
+    emit: &Emit,
+) -> Option<Dialect> {
+    let load = || {
+        Dialect::load(
             choice.protocol,
             &choice.client_id,
             choice.session_id.clone(),
         )
-        .await
-        {
-            Ok(dialect) => return dialect,
-            Err(crate::split::LoadFailed) => {
-                let delay = backoff.next_delay(js_sys::Math::random());
-                let delay_ms = u32::try_from(delay.as_millis()).unwrap_or(u32::MAX);
-                emit(LinkEvent::State(ConnState::Reconnecting {
-                    attempt: backoff.attempt(),
-                    retry_in_ms: delay_ms,
-                }));
-                TimeoutFuture::new(delay_ms).await;
-            }
-        }
-    }
+    };
+    crate::split::until_loaded(load, backoff, |attempt, retry_in_ms| {
+        emit(LinkEvent::State(ConnState::Reconnecting {
+            attempt,
+            retry_in_ms,
+        }));
+        true
+    })
+    .await
 }
 
 /// Waits `ms` while disconnected; commands that arrive are answered at once

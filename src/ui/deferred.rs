@@ -7,7 +7,7 @@ use std::future::Future;
 use leptos::prelude::*;
 
 use crate::reconnect::Backoff;
-use crate::split::LoadFailed;
+use crate::split::{self, LoadFailed};
 
 /// Where a split module is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,25 +47,16 @@ where
             std::time::Duration::from_secs(1),
             std::time::Duration::from_secs(30),
         );
-        loop {
-            match load().await {
-                Ok(module) => {
-                    // What it gives is in place before anything that
-                    // watches the state runs.
-                    if state.try_get_untracked().is_some() {
-                        ready(module);
-                        state.set(LoadState::Ready);
-                    }
-                    return;
-                }
-                Err(LoadFailed) => {
-                    if state.try_set(LoadState::Failed).is_some() {
-                        return;
-                    }
-                }
-            }
-            let delay = backoff.next_delay(js_sys::Math::random());
-            gloo_timers::future::sleep(delay).await;
+        // A disposed signal: the app is gone, stop trying.
+        let loaded = split::until_loaded(load, &mut backoff, |_, _| {
+            state.try_set(LoadState::Failed).is_none()
+        })
+        .await;
+        // What it gives is in place before anything that watches the
+        // state runs.
+        if let Some(module) = loaded.filter(|_| state.try_get_untracked().is_some()) {
+            ready(module);
+            state.set(LoadState::Ready);
         }
     });
     state
