@@ -8,6 +8,7 @@ pub mod links;
 pub mod ops;
 pub mod remend;
 pub mod render;
+pub mod scan;
 pub mod stream;
 pub mod vnode;
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use super::remend::{close_open_inlines, closes_fence, indent_columns};
 use super::render::{block_starts, fence_code_len, fence_lang, parse_list, render, CodeStream};
+use super::scan::sure_block_starts;
 use super::vnode::{Element, Tag, VNode};
 
 /// Which final blocks are handed out as source.
@@ -30,14 +31,22 @@ pub struct Deferral {
     pub eager_tail: usize,
     /// Blocks are handed out as source only in runs at least this long.
     pub min_run: usize,
+    /// A tail at least this long is not parsed whole: its blocks are
+    /// found by [`sure_block_starts`] up to where the last
+    /// `eager_bytes` of the text begin, and handed out as source.
+    pub skim_from: usize,
+    pub eager_bytes: usize,
 }
 
 impl Default for Deferral {
     fn default() -> Self {
         // A screen shows well under 48 blocks; shorter runs are cheap.
+        // Parsing 8 KB takes well under a millisecond.
         Self {
             eager_tail: 48,
             min_run: 24,
+            skim_from: 16 * 1024,
+            eager_bytes: 8 * 1024,
         }
     }
 }
@@ -58,6 +67,9 @@ pub struct StreamRenderer {
     /// How many times the open tail was parsed.
     #[cfg(test)]
     parses: usize,
+    /// How many bytes were parsed to find where blocks begin.
+    #[cfg(test)]
+    parsed_bytes: std::cell::Cell<usize>,
 }
 
 /// An open fenced code block at the start of a line, alone in the open
@@ -277,8 +289,8 @@ impl OpenList {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Final {
     Node(VNode),
-    /// The block's source in the text (with the blank lines after it):
-    /// `render(&text[range])` gives its node.
+    /// The source in the text of one or more blocks (with the blank lines
+    /// after them): `render(&text[range])` gives their nodes.
     Source(Range<usize>),
 }
 
@@ -314,10 +326,12 @@ fn settled(text: &str, start: usize, complete_to: usize) -> bool {
 /// Whether the text may hold a link reference definition, which can
 /// change how earlier blocks render.
 fn may_define_links(text: &str) -> bool {
-    text.lines().any(|l| {
-        let l = after_container_marks(l);
-        l.starts_with('[') && l.contains("]:")
-    })
+    // Most replies have no `]:` at all: one search, not one per line.
+    text.contains("]:")
+        && text.lines().any(|l| {
+            let l = after_container_marks(l);
+            l.starts_with('[') && l.contains("]:")
+        })
 }
 
 /// `line` after its indent and any quote and list item markers: where a
@@ -394,7 +408,6 @@ impl StreamRenderer {
             reset = true;
         }
         let base = self.frozen_len;
-        let tail = &text[base..];
         if !streaming {
             // Link reference definitions can change how any block
             // renders (one handed out as source would be rendered alone,
@@ -406,10 +419,11 @@ impl StreamRenderer {
                     render(text).into_iter().map(Final::Node).collect(),
                 )
             } else {
-                (
-                    reset,
-                    self.hand_out(text, base, &block_starts(tail), text.len()),
-                )
+                let (from, mut frozen) = self.skim(text, base);
+                let head = if from == base { self.open_before } else { 0 };
+                let starts = self.block_starts(&text[from..]);
+                frozen.extend(self.hand_out(text, from, &starts, text.len(), head));
+                (reset, frozen)
             };
             self.finished = true;
             self.frozen_len = text.len();
@@ -437,25 +451,30 @@ impl StreamRenderer {
         {
             self.parses += 1;
         }
-        let starts = block_starts(tail);
+        let (from, mut frozen) = self.skim(text, base);
+        let head = if from == base { self.open_before } else { 0 };
+        let tail = &text[from..];
+        let starts = self.block_starts(tail);
         // Blocks whose successor starts on a complete line are final.
         let complete_to = tail.rfind('\n').map_or(0, |i| i + 1);
         let n_final = (1..starts.len())
             .take_while(|&i| settled(tail, starts[i], complete_to))
             .count();
         let open_start = starts.get(n_final).copied().unwrap_or(tail.len());
-        let frozen = self.hand_out(text, base, &starts[..n_final], base + open_start);
+        frozen.extend(self.hand_out(text, from, &starts[..n_final], from + open_start, head));
         let open_src = &tail[open_start..];
         let open = match close_open_inlines(open_src) {
             Some(fixed) => render(&fixed),
             None => render(open_src),
         };
         if n_final > 0 {
-            self.frozen_len += open_start;
+            self.frozen_len = from + open_start;
+        } else {
+            self.frozen_len = from;
         }
         // One open block that is a code fence or a list: from now on,
         // updates read only where it grows.
-        let at = base + open_start;
+        let at = from + open_start;
         self.tail = match open.as_slice() {
             [VNode::El(e)] if starts.len() == n_final + 1 => match e.tag {
                 Tag::Ul | Tag::Ol => OpenList::begin(text, at).map(OpenTail::List),
@@ -471,10 +490,70 @@ impl StreamRenderer {
         }
     }
 
+    /// Where the blocks in `text` begin, parsed.
+    fn block_starts(&self, text: &str) -> Vec<usize> {
+        #[cfg(test)]
+        self.parsed_bytes.set(self.parsed_bytes.get() + text.len());
+        block_starts(text)
+    }
+
+    /// Where parsing the text from `base` on can start instead, and the
+    /// blocks before that point. A long tail is skimmed: its first
+    /// blocks, up to the first start [`sure_block_starts`] finds, are
+    /// parsed and handed out (the open ones among them rendered), the
+    /// rest up to the last start it finds that leaves
+    /// [`Deferral::eager_bytes`] after it is handed out as source, cut at
+    /// the starts it found. Otherwise parsing starts at `base`.
+    fn skim(&self, text: &str, base: usize) -> (usize, Vec<Final>) {
+        let d = self.deferral;
+        let none = (base, Vec::new());
+        if text.len() - base < d.skim_from.max(1) {
+            return none;
+        }
+        // Complete lines only, ending before the last `eager_bytes`.
+        let limit = text.len().saturating_sub(d.eager_bytes).max(base);
+        let Some(to) = text.as_bytes()[base..limit]
+            .iter()
+            .rposition(|&b| b == b'\n')
+        else {
+            return none;
+        };
+        let starts = sure_block_starts(text, base, base + to + 1);
+        // The blocks that were open come first, rendered: the view
+        // patches their elements.
+        let mut head = Vec::new();
+        let mut first = 0;
+        while first < starts.len() {
+            head = self.block_starts(&text[base..starts[first]]);
+            if head.len() >= self.open_before {
+                break;
+            }
+            first += 1;
+        }
+        let starts = &starts[first.min(starts.len())..];
+        let (Some(&cut), Some(&last)) = (starts.first(), starts.last()) else {
+            return none;
+        };
+        if starts.len() - 1 < d.min_run.max(1) {
+            return none;
+        }
+        let mut out = self.hand_out(text, base, &head, cut, self.open_before);
+        out.extend(starts.windows(2).map(|w| Final::Source(w[0]..w[1])));
+        (last, out)
+    }
+
     /// The blocks starting at `starts` (relative to `base`; the last one
     /// ends at `end`), rendered, except a long run in the middle handed
     /// out as source.
-    fn hand_out(&self, text: &str, base: usize, starts: &[usize], end: usize) -> Vec<Final> {
+    /// The first `head` blocks were open: the view has their elements.
+    fn hand_out(
+        &self,
+        text: &str,
+        base: usize,
+        starts: &[usize],
+        end: usize,
+        head: usize,
+    ) -> Vec<Final> {
         let n = starts.len();
         let start = |i: usize| starts.get(i).map_or(end, |s| base + s);
         let rendered = |from: usize, to: usize| {
@@ -486,7 +565,7 @@ impl StreamRenderer {
             nodes.into_iter().map(Final::Node)
         };
         // The first blocks were open: the view patches their elements.
-        let head = self.open_before.min(n);
+        let head = head.min(n);
         let tail_from = n.saturating_sub(self.deferral.eager_tail).max(head);
         if tail_from - head < self.deferral.min_run.max(1) {
             return rendered(0, n).collect();
@@ -529,9 +608,9 @@ mod tests {
                 match block {
                     Final::Node(n) => new.push(n),
                     Final::Source(r) => {
-                        self.deferred += 1;
                         let nodes = render(&text[r]);
-                        assert_eq!(nodes.len(), 1, "a source range holds one block");
+                        assert!(!nodes.is_empty(), "a source range holds a block");
+                        self.deferred += nodes.len();
                         new.extend(nodes);
                     }
                 }
@@ -547,6 +626,14 @@ mod tests {
     }
 
     const DOC: &str = "# Title\n\nA paragraph with **bold**, *em*, `code` and a [link](https://example.com).\nIt goes on.\n\n- one\n- two\n  continued\n\n  inner para\n- three\n\n```python\ndef f():\n    return '**'\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n> quote\nlazy\n\npara\n# heading\npara\n***\n1. x\n2. y\n\n    indented code\n\n<div>html</div>\n\nend ~~s~~\n";
+
+    /// Skims any tail, however short.
+    const SKIMMING: Deferral = Deferral {
+        eager_tail: 1,
+        min_run: 1,
+        skim_from: 1,
+        eager_bytes: 0,
+    };
 
     fn stream(doc: &str, cuts: &[usize]) -> (View, Vec<VNode>) {
         stream_with(StreamRenderer::new(), doc, cuts)
@@ -576,10 +663,11 @@ mod tests {
         let deferring = Deferral {
             eager_tail: 1,
             min_run: 1,
+            ..Deferral::default()
         };
         for (step, deferral) in [1, 2, 3, 7, 40, 200]
             .into_iter()
-            .flat_map(|s| [(s, eager), (s, deferring)])
+            .flat_map(|s| [(s, eager), (s, deferring), (s, SKIMMING)])
         {
             let r = StreamRenderer::with_deferral(deferral);
             let (view, frozen_while_streaming) = stream_with(r, DOC, &char_cuts(DOC, step));
@@ -700,6 +788,65 @@ mod tests {
             view.apply(r.update(&text, false), &text);
             assert_eq!(view.shown(), render(&text), "streamed {streamed}");
         }
+    }
+
+    #[test]
+    fn a_long_burst_is_skimmed_not_parsed() {
+        let text = burst().repeat(10);
+        assert!(text.len() > 40_000);
+        let d = Deferral::default();
+        for streamed in [0, 20, 20_000] {
+            let mut r = StreamRenderer::new();
+            let mut view = View::default();
+            if streamed > 0 {
+                view.apply(r.update(&text[..streamed], true), &text[..streamed]);
+            }
+            let before = r.parsed_bytes.get();
+            let f = r.update(&text, false);
+            let parsed = r.parsed_bytes.get() - before;
+            // What follows the last start found before the last 8 KB,
+            // and what precedes the first (a paragraph comes every 200
+            // bytes or so here).
+            assert!(
+                parsed < d.eager_bytes + 600,
+                "parsed {parsed} of {}",
+                text.len()
+            );
+            assert!(matches!(f.frozen[0], Final::Node(_)), "{streamed}");
+            view.apply(f, &text);
+            assert_eq!(view.shown(), render(&text), "streamed {streamed}");
+        }
+        // Streaming, the same.
+        let mut r = StreamRenderer::new();
+        r.update(&text[..text.len() - 3], true);
+        assert!(r.parsed_bytes.get() < d.eager_bytes + 600);
+        assert!(r.frozen_len() > text.len() - d.eager_bytes - 600);
+    }
+
+    #[test]
+    fn a_skimmed_burst_renders_the_blocks_that_were_open() {
+        // Two blocks are open: the second's line may head a table. Then a
+        // burst whose first start found by the scan is that second block.
+        let start = "A para\n\nBx | y\n";
+        let text = format!("{start}\n{}", burst().repeat(10));
+        let mut r = StreamRenderer::new();
+        let mut view = View::default();
+        let f = r.update(start, true);
+        assert_eq!(f.open.len(), 2);
+        view.apply(f, start);
+        let f = r.update(&text, false);
+        assert!(f.frozen[..2].iter().all(|b| matches!(b, Final::Node(_))));
+        assert!(f.frozen.iter().any(|b| matches!(b, Final::Source(_))));
+        view.apply(f, &text);
+        assert_eq!(view.shown(), render(&text));
+    }
+
+    #[test]
+    fn a_skimmed_text_stays_handed_out_while_its_last_block_is_open() {
+        let doc = "a\n\nb\n\nc\n\nd\n\ne\n";
+        let (view, frozen) = stream_with(StreamRenderer::with_deferral(SKIMMING), doc, &[9, 12]);
+        assert_eq!(view.shown(), render(doc));
+        assert_eq!(frozen[..], render(doc)[..frozen.len()]);
     }
 
     #[test]
@@ -1003,6 +1150,26 @@ mod tests {
             prop_assert_eq!(view.shown(), render(&doc));
         }
 
+        /// However a text arrives in bursts, skimmed or parsed, it ends
+        /// as a whole render, and every block frozen on the way is final.
+        #[test]
+        fn any_bursts_of_markdown_end_exact(
+            lines in proptest::collection::vec(crate::markdown::scan::tests::line(), 0..60),
+            cuts in proptest::collection::vec(0usize..1000, 0..6),
+            eager_bytes in 0usize..40,
+        ) {
+            let doc: String = lines.concat();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c * doc.len() / 1000).collect();
+            cuts.retain(|&c| c > 0 && doc.is_char_boundary(c));
+            cuts.sort_unstable();
+            let whole = render(&doc);
+            for d in [SKIMMING, Deferral { eager_bytes, ..SKIMMING }, Deferral::default()] {
+                let (view, frozen) = stream_with(StreamRenderer::with_deferral(d), &doc, &cuts);
+                prop_assert_eq!(view.shown(), whole.clone());
+                prop_assert_eq!(&frozen[..], &whole[..frozen.len()]);
+            }
+        }
+
         #[test]
         fn any_chunking_of_markdown_ends_exact(
             pieces in proptest::collection::vec(prop_oneof![
@@ -1017,7 +1184,9 @@ mod tests {
             let whole = render(&doc);
             for r in [
                 StreamRenderer::new(),
-                StreamRenderer::with_deferral(Deferral { eager_tail: 1, min_run: 1 }),
+                StreamRenderer::with_deferral(Deferral { eager_tail: 1, min_run: 1, ..Deferral::default() }),
+                StreamRenderer::with_deferral(SKIMMING),
+                StreamRenderer::with_deferral(Deferral { eager_bytes: 7, ..SKIMMING }),
             ] {
                 let (view, frozen) = stream_with(r, &doc, &char_cuts(&doc, step));
                 prop_assert_eq!(view.shown(), whole.clone());
