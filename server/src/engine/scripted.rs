@@ -13,6 +13,8 @@
 //! | `!error=K`    | fail with an `engine` error after K tokens            |
 //! | `!echo`       | reply with the prompt's text after its first line     |
 //! | `!chunk=N`    | with `!echo`: tokens of N characters, not words        |
+//! | `!pause_at=K` | pause before token K (for `!pause_ms`, 1 s by default) |
+//! | `!pause_ms=N` | how long `!pause_at` pauses                          |
 //!
 //! `max_tokens` caps the reply (finish reason `length`).
 
@@ -91,6 +93,9 @@ struct Plan {
     tokens: Vec<String>,
     interval: Option<Duration>,
     delay: Duration,
+    /// A pause before this token, this long: every token from it on is
+    /// due that much later.
+    pause: Option<(usize, Duration)>,
     fail_after: Option<usize>,
     finish_reason: FinishReason,
     prompt_tokens: u32,
@@ -183,6 +188,12 @@ impl ScriptedEngine {
             tokens,
             interval,
             delay: Duration::from_millis(directive(prompt, "delay_ms").unwrap_or(0)),
+            pause: directive::<usize>(prompt, "pause_at").map(|k| {
+                (
+                    k,
+                    Duration::from_millis(directive(prompt, "pause_ms").unwrap_or(1000)),
+                )
+            }),
             fail_after: directive(prompt, "error"),
             finish_reason,
             // A rough count (4 bytes a token) for the usage report.
@@ -248,6 +259,10 @@ impl Engine for ScriptedEngine {
             };
             // Tokens are due on a fixed schedule from the start, so the rate
             // does not drift with scheduling delays.
+            let start = match c.plan.pause {
+                Some((k, pause)) if c.next >= k => start + pause,
+                _ => start,
+            };
             match c.plan.interval {
                 Some(iv) => tokio::time::sleep_until(start + iv * (c.next as u32)).await,
                 None => {
@@ -377,5 +392,30 @@ mod tests {
         assert_eq!(events.len(), 12);
         // 11 tokens at 10/s: the last is due 1 s after the first.
         assert_eq!(Instant::now() - t0, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_the_tokens_from_where_it_is() {
+        let engine = ScriptedEngine::new(ScriptedConfig::default());
+        let t0 = Instant::now();
+        let mut stream = engine.generate(req(
+            "!tokens=6 !tps=0 !pause_at=4 !pause_ms=2500",
+            Params::default(),
+        ));
+        for _ in 0..4 {
+            assert!(matches!(
+                stream.next().await,
+                Some(Ok(EngineEvent::Token(_)))
+            ));
+        }
+        assert_eq!(Instant::now() - t0, Duration::ZERO);
+        assert!(matches!(
+            stream.next().await,
+            Some(Ok(EngineEvent::Token(_)))
+        ));
+        assert_eq!(Instant::now() - t0, Duration::from_millis(2500));
+        let rest: Vec<_> = stream.collect().await;
+        assert_eq!(rest.len(), 2);
+        assert_eq!(Instant::now() - t0, Duration::from_millis(2500));
     }
 }
