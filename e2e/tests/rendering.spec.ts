@@ -333,6 +333,40 @@ test('a burst shows what is in view rendered at once, the rest as text rendered 
   expect(await rawText(reply)).toBe(doc);
 });
 
+test('a flood of text is shown as soon as it pauses, while the reply still streams', async ({ chat, page }) => {
+  await chat.open();
+  await page.getByTestId('max-tokens').fill('32768');
+  // 2,000 paragraphs (~60 KB) at once, a 3 s pause, then 100 more.
+  const para = (i: number) => `Paragraph ${i} of the flood.`;
+  const before = Array.from({ length: 2000 }, (_, i) => para(i)).join('\n\n');
+  const after = Array.from({ length: 100 }, (_, i) => para(2000 + i)).join('\n\n');
+  // Five word tokens a paragraph: the pause comes before paragraph 2000.
+  // Set as one input event: Playwright's fill takes ~20 s for 60 KB of
+  // lines in Chromium, app or not.
+  const prompt = `!echo !tps=0 !pause_at=${2000 * 5} !pause_ms=3000\n${before}\n\n${after}`;
+  await chat.composer.evaluate((el: HTMLTextAreaElement, v) => {
+    el.value = v;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, prompt);
+  await chat.composer.press('Enter');
+  const reply = chat.assistant.last();
+  const body = reply.getByTestId('message-body');
+  // The text before the pause is all in the DOM while the reply streams.
+  await expect
+    .poll(() =>
+      page.evaluate(() => {
+        const m = [...document.querySelectorAll('[data-testid="message"][data-role="assistant"]')].pop() as HTMLElement;
+        const text = m.querySelector('[data-testid="message-body"]')!.textContent ?? '';
+        return text.includes('Paragraph 1999 of the flood.') ? m.dataset.status : 'not yet';
+      }),
+    )
+    .toBe('streaming');
+  await expect(body).not.toContainText('Paragraph 2000 ');
+  await expect(reply).toHaveAttribute('data-status', 'done', { timeout: 10_000 });
+  await expect(body).toHaveAttribute('data-render', 'complete');
+  expect(await rawText(reply)).toBe(`${before}\n\n${after}`);
+});
+
 test('scrolling follows the stream, stops when the reader scrolls up, and "jump to latest" resumes', async ({ chat, page }) => {
   await page.setViewportSize({ width: 900, height: 600 });
   await chat.open();

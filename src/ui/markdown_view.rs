@@ -15,6 +15,7 @@ use crate::markdown::ops::{self, Ops};
 use crate::markdown::{Final, Frame, VNode};
 
 use super::deferred::{self, LoadState};
+use super::flood::FloodGate;
 use super::lazy;
 
 #[wasm_bindgen(module = "/src/ui/dom_build.js")]
@@ -152,6 +153,8 @@ struct MdState {
     pending: bool,
     cursor: Option<DomElement>,
     owns_root: bool,
+    /// Holds frames while the text floods in.
+    gate: FloodGate,
 }
 
 impl MdState {
@@ -171,6 +174,7 @@ impl MdState {
             pending: false,
             cursor: None,
             owns_root: false,
+            gate: FloodGate::default(),
         }
     }
 
@@ -449,7 +453,8 @@ impl Body {
 
     /// This reply's one DOM update in a frame: everything that arrived
     /// since the last one, the deferred chunks that came near the
-    /// viewport and, when the page was idle, a few more of them.
+    /// viewport and, when the page was idle, a few more of them. While
+    /// the text floods in, frames wait (see [`FloodGate`]).
     fn flush(self) {
         // A frame asked for before the message was removed (a turn
         // deleted, another conversation shown) finds its signals gone:
@@ -463,6 +468,19 @@ impl Body {
         let el: DomElement = el.unchecked_into();
         let doc = document();
         let streaming = status == Status::Streaming;
+        let now = crate::clock::now_ms() as f64;
+        if streaming {
+            let len = self.text.try_with_untracked(String::len).unwrap_or(0);
+            let held = self
+                .state
+                .try_update_value(|s| s.dirty && s.gate.hold(len, now))
+                .unwrap_or(false);
+            if held {
+                // Still asked for: the next frame looks again.
+                request_animation_frame(move || self.flush());
+                return;
+            }
+        }
         let Some((rendered, new, idle)) = self.state.try_update_value(|s| {
             s.pending = false;
             let rendered = std::mem::take(&mut s.dirty).then(|| {
@@ -481,6 +499,7 @@ impl Body {
             });
             let mut new = Vec::new();
             if rendered.is_some() {
+                s.gate.rendered(now);
                 s.show_cursor(&doc, &el, streaming);
                 new = s.deferred[s.deferred.len() - s.new_deferred..]
                     .iter()

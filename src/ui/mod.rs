@@ -8,6 +8,7 @@ mod clipboard;
 mod composer;
 mod conversations;
 mod deferred;
+mod flood;
 mod follow;
 mod idle;
 mod import;
