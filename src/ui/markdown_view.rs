@@ -112,7 +112,8 @@ fn cursor_host(root: &DomElement) -> DomElement {
     host
 }
 
-/// Finished blocks are grouped this many to a chunk: each chunk skips
+/// Finished blocks are grouped this many to a chunk (or pieces of source,
+/// of one block or more, when a burst was skimmed): each chunk skips
 /// layout and paint while off screen (`content-visibility: auto`). One
 /// such box per block would cost the browser a visibility check per block
 /// per frame, which grows with the reply.
