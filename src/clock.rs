@@ -15,6 +15,26 @@ pub fn now_ms() -> u64 {
     }
 }
 
+/// Milliseconds on a clock that never goes back (the page's
+/// `performance.now()` in wasm), with fractions: for measuring spans.
+pub fn monotonic_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web_sys::window()
+            .and_then(|w| w.performance())
+            .map_or_else(js_sys::Date::now, |p| p.now())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1000.0
+    }
+}
+
 /// A random number in [0, 1).
 pub fn random() -> f64 {
     #[cfg(target_arch = "wasm32")]
@@ -40,4 +60,17 @@ pub fn random_hex(n: usize) -> String {
             char::from_digit(d, 16).unwrap_or('0')
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_monotonic_clock_never_goes_back() {
+        let mut last = super::monotonic_ms();
+        for _ in 0..1000 {
+            let now = super::monotonic_ms();
+            assert!(now >= last);
+            last = now;
+        }
+    }
 }

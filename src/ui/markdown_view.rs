@@ -469,7 +469,7 @@ impl Body {
         let el: DomElement = el.unchecked_into();
         let doc = document();
         let streaming = status == Status::Streaming;
-        let now = crate::clock::now_ms() as f64;
+        let now = crate::clock::monotonic_ms();
         if streaming {
             let len = self.text.try_with_untracked(String::len).unwrap_or(0);
             let held = self
@@ -511,8 +511,8 @@ impl Body {
                 s.format(&chunk);
             }
             if std::mem::take(&mut s.idle_due) {
-                let start = crate::clock::now_ms();
-                while crate::clock::now_ms() - start < IDLE_SLICE_MS && s.format_last() {}
+                let start = crate::clock::monotonic_ms();
+                while crate::clock::monotonic_ms() - start < IDLE_SLICE_MS && s.format_last() {}
             }
             let idle = !s.deferred.is_empty() && !std::mem::replace(&mut s.idle_pending, true);
             (rendered, new, idle)
@@ -543,7 +543,7 @@ impl Body {
 }
 
 /// How long a frame after an idle period renders deferred chunks (ms).
-const IDLE_SLICE_MS: u64 = 6;
+const IDLE_SLICE_MS: f64 = 6.0;
 
 /// A reply's body: markdown rendered from `text`, streamed while `status`
 /// is `Streaming`. `data-render` is `streaming` until the final text is
