@@ -61,16 +61,3 @@ pub fn random_hex(n: usize) -> String {
         })
         .collect()
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_monotonic_clock_never_goes_back() {
-        let mut last = super::monotonic_ms();
-        for _ in 0..1000 {
-            let now = super::monotonic_ms();
-            assert!(now >= last);
-            last = now;
-        }
-    }
-}

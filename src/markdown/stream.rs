@@ -35,6 +35,7 @@ pub struct Deferral {
     /// found by [`sure_block_starts`] up to where the last
     /// `eager_bytes` of the text begin, and handed out as source.
     pub skim_from: usize,
+    /// How much of a skimmed tail's end is parsed and rendered.
     pub eager_bytes: usize,
 }
 
@@ -419,8 +420,7 @@ impl StreamRenderer {
                     render(text).into_iter().map(Final::Node).collect(),
                 )
             } else {
-                let (from, mut frozen) = self.skim(text, base);
-                let head = if from == base { self.open_before } else { 0 };
+                let (from, head, mut frozen) = self.skim(text, base);
                 let starts = self.block_starts(&text[from..]);
                 frozen.extend(self.hand_out(text, from, &starts, text.len(), head));
                 (reset, frozen)
@@ -451,8 +451,7 @@ impl StreamRenderer {
         {
             self.parses += 1;
         }
-        let (from, mut frozen) = self.skim(text, base);
-        let head = if from == base { self.open_before } else { 0 };
+        let (from, head, mut frozen) = self.skim(text, base);
         let tail = &text[from..];
         let starts = self.block_starts(tail);
         // Blocks whose successor starts on a complete line are final.
@@ -467,11 +466,7 @@ impl StreamRenderer {
             Some(fixed) => render(&fixed),
             None => render(open_src),
         };
-        if n_final > 0 {
-            self.frozen_len = from + open_start;
-        } else {
-            self.frozen_len = from;
-        }
+        self.frozen_len = from + if n_final > 0 { open_start } else { 0 };
         // One open block that is a code fence or a list: from now on,
         // updates read only where it grows.
         let at = from + open_start;
@@ -503,10 +498,11 @@ impl StreamRenderer {
     /// parsed and handed out (the open ones among them rendered), the
     /// rest up to the last start it finds that leaves
     /// [`Deferral::eager_bytes`] after it is handed out as source, cut at
-    /// the starts it found. Otherwise parsing starts at `base`.
-    fn skim(&self, text: &str, base: usize) -> (usize, Vec<Final>) {
+    /// the starts it found. Otherwise parsing starts at `base`. Also
+    /// gives how many of the blocks from that point on were open.
+    fn skim(&self, text: &str, base: usize) -> (usize, usize, Vec<Final>) {
         let d = self.deferral;
-        let none = (base, Vec::new());
+        let none = (base, self.open_before, Vec::new());
         if text.len() - base < d.skim_from.max(1) {
             return none;
         }
@@ -539,7 +535,7 @@ impl StreamRenderer {
         }
         let mut out = self.hand_out(text, base, &head, cut, self.open_before);
         out.extend(starts.windows(2).map(|w| Final::Source(w[0]..w[1])));
-        (last, out)
+        (last, 0, out)
     }
 
     /// The blocks starting at `starts` (relative to `base`; the last one
