@@ -6,6 +6,7 @@
 //! that is not split, [`load`] returns at once.
 
 use super::render::render;
+use super::scan::sure_block_starts;
 use super::{Frame, StreamRenderer, VNode};
 
 /// A reply's renderer: what [`StreamRenderer`] does, behind a pointer
@@ -27,6 +28,13 @@ pub struct Engine {
     pub stream: fn() -> Box<dyn Stream>,
     /// The whole text rendered at once.
     pub render: fn(&str) -> Vec<VNode>,
+    /// How many top-level blocks surely begin in a text, found by
+    /// [`sure_block_starts`]: for the warm-up (see `markdown_view`).
+    pub scan: fn(&str) -> usize,
+}
+
+fn scan(text: &str) -> usize {
+    sure_block_starts(text, 0, text.len()).len()
 }
 
 fn new_stream() -> Box<dyn Stream> {
@@ -36,6 +44,7 @@ fn new_stream() -> Box<dyn Stream> {
 static ENGINE: Engine = Engine {
     stream: new_stream,
     render,
+    scan,
 };
 
 pub use crate::split::LoadFailed;
@@ -59,6 +68,8 @@ mod tests {
         let engine = crate::split::ready_now(load()).expect("no module to fetch natively");
         let md = "# T\n\nSome *text* and `code`.\n\n```rust\nfn f() {}\n```\n";
         assert_eq!(to_html(&(engine.render)(md)), to_html(&render(md)));
+        let long = "A.\n\nB.\n\n```\n\nC.\n```\n\nD.\n";
+        assert_eq!((engine.scan)(long), 2);
         let mut ours = (engine.stream)();
         let mut plain = StreamRenderer::new();
         for cut in [5, 20, md.len()] {
