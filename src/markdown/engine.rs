@@ -7,6 +7,7 @@
 
 use super::render::render;
 use super::scan::sure_block_starts;
+use super::stream::may_define_links;
 use super::{Frame, StreamRenderer, VNode};
 
 /// A reply's renderer: what [`StreamRenderer`] does, behind a pointer
@@ -28,13 +29,17 @@ pub struct Engine {
     pub stream: fn() -> Box<dyn Stream>,
     /// The whole text rendered at once.
     pub render: fn(&str) -> Vec<VNode>,
-    /// How many top-level blocks surely begin in a text, found by
-    /// [`sure_block_starts`]: for the warm-up (see `markdown_view`).
-    pub scan: fn(&str) -> usize,
+    /// What the end of a long burst reads all of: whether the text may
+    /// define links, and how many top-level blocks surely begin in it
+    /// ([`sure_block_starts`]). For the warm-up (see `markdown_view`).
+    pub scan: fn(&str) -> (bool, usize),
 }
 
-fn scan(text: &str) -> usize {
-    sure_block_starts(text, 0, text.len()).len()
+fn scan(text: &str) -> (bool, usize) {
+    (
+        may_define_links(text),
+        sure_block_starts(text, 0, text.len()).len(),
+    )
 }
 
 fn new_stream() -> Box<dyn Stream> {
@@ -69,7 +74,8 @@ mod tests {
         let md = "# T\n\nSome *text* and `code`.\n\n```rust\nfn f() {}\n```\n";
         assert_eq!(to_html(&(engine.render)(md)), to_html(&render(md)));
         let long = "A.\n\nB.\n\n```\n\nC.\n```\n\nD.\n";
-        assert_eq!((engine.scan)(long), 2);
+        assert_eq!((engine.scan)(long), (false, 2));
+        assert_eq!((engine.scan)("[a]: /u\n\nB.\n"), (true, 1));
         let mut ours = (engine.stream)();
         let mut plain = StreamRenderer::new();
         for cut in [5, 20, md.len()] {

@@ -326,9 +326,12 @@ fn settled(text: &str, start: usize, complete_to: usize) -> bool {
 
 /// Whether the text may hold a link reference definition, which can
 /// change how earlier blocks render.
-fn may_define_links(text: &str) -> bool {
-    // Most replies have no `]:` at all: one search, not one per line.
-    text.contains("]:")
+pub(crate) fn may_define_links(text: &str) -> bool {
+    // Most replies have no `]:` at all: one search, not one per line. A
+    // search for the rarer byte, `]`, which `str::contains` (Two-Way)
+    // does ~4 times slower in the browser.
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b']', bytes).any(|i| bytes.get(i + 1) == Some(&b':'))
         && text.lines().any(|l| {
             let l = after_container_marks(l);
             l.starts_with('[') && l.contains("]:")
@@ -618,6 +621,21 @@ mod tests {
 
         fn shown(&self) -> Vec<VNode> {
             self.frozen.iter().chain(&self.open).cloned().collect()
+        }
+    }
+
+    #[test]
+    fn a_link_definition_is_suspected_only_where_one_may_be() {
+        for (text, may) in [
+            ("[a]: /u\n", true),
+            ("x\n\n - > [a]: /u", true),
+            ("x [a]: /u", false),
+            ("[a] : /u\n[b]\n", false),
+            ("a]:", false),
+            ("", false),
+            ("]", false),
+        ] {
+            assert_eq!(may_define_links(text), may, "{text:?}");
         }
     }
 
