@@ -327,9 +327,9 @@ fn settled(text: &str, start: usize, complete_to: usize) -> bool {
 /// Whether the text may hold a link reference definition, which can
 /// change how earlier blocks render.
 pub(crate) fn may_define_links(text: &str) -> bool {
-    // Most replies have no `]:` at all: one search, not one per line. A
-    // search for the rarer byte, `]`, which `str::contains` (Two-Way)
-    // does ~4 times slower in the browser.
+    // Most replies have no `]:` at all: one search, not one per line:
+    // `memchr` for `]`, then the byte after it (`str::contains`, a
+    // Two-Way search, took 0.2-2 ms over a 120 KB reply in the browser).
     let bytes = text.as_bytes();
     memchr::memchr_iter(b']', bytes).any(|i| bytes.get(i + 1) == Some(&b':'))
         && text.lines().any(|l| {

@@ -637,12 +637,12 @@ fn render_sample() {
         state.show_cursor(&doc, &root, streaming);
     }
     // The end of a long burst reads it whole in one call, for link
-    // definitions and where blocks begin (see `StreamRenderer::skim`). The browser optimizes a wasm function only
-    // after it has done enough work, and a call in progress keeps the
-    // code it started with: unwarmed, the first 120 KB burst spent
-    // 1.3-3.8 ms in the scan, ~0.2 ms once optimized. 57 KB a round
-    // takes 2-4 ms in the first rounds and ~0.1 ms after. Likewise the
-    // link check: 0.2-2 ms.
+    // definitions and where blocks begin (see `StreamRenderer::skim`).
+    // The browser optimizes a wasm function only after it has done
+    // enough work, and a call in progress keeps the code it started
+    // with: unwarmed, the first 120 KB burst spent 1.3-3.8 ms in the
+    // scan, ~0.2 ms once optimized. With this, a round takes 2-11 ms
+    // while compiling, then ~1 ms.
     if let Some(engine) = loaded() {
         let _ = (engine.scan)(&WARM_UP_SAMPLE.repeat(64));
     }
